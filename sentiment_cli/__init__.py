@@ -1,0 +1,1 @@
+"""The `sentiment` console command."""

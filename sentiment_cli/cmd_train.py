@@ -1,0 +1,92 @@
+"""`sentiment train|export|fetch`: build a bundle from a dataset (TensorFlow imported lazily)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
+    if name == "fetch":
+        p.add_argument("datasets", nargs="*", default=["rotten_tomatoes", "tweets"],
+                       help="built-in datasets to fetch (default: all)")
+        return
+    from training.model import ModelConfig
+    from training.pipeline import RunConfig
+    from training.tokenizer import TokenizerConfig
+
+    run, mod, tok = RunConfig(), ModelConfig(), TokenizerConfig()
+    p.add_argument("--dataset", default=run.dataset,
+                   help="rotten_tomatoes | tweets | csv:PATH | jsonl:PATH (default: %(default)s)")
+    p.add_argument("--text-column", default=run.text_column, help="default: %(default)s")
+    p.add_argument("--label-column", default=run.label_column, help="default: %(default)s")
+    p.add_argument("--name", default=run.name, help="bundle name under --out (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=run.out_dir, help="default: %(default)s")
+    p.add_argument("--force", action="store_true", help="replace an existing bundle")
+    p.add_argument("--seed", type=int, default=run.seed, help="default: %(default)s")
+    p.add_argument("--cell", choices=["lstm", "gru"], default=mod.cell, help="default: %(default)s")
+    p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=mod.bidirectional)
+    p.add_argument("--embedding-dim", type=int, default=mod.embedding_dim, help="default: %(default)s")
+    p.add_argument("--units", type=int, default=mod.units, help="default: %(default)s")
+    p.add_argument("--dropout", type=float, default=mod.dropout, help="default: %(default)s")
+    p.add_argument("--embedding-dropout", type=float, default=mod.embedding_dropout,
+                   help="default: %(default)s")
+    p.add_argument("--learning-rate", type=float, default=mod.learning_rate, help="default: %(default)s")
+    p.add_argument("--clipnorm", type=float, default=mod.clipnorm,
+                   help="clip each gradient tensor to this L2 norm (default: %(default)s)")
+    p.add_argument("--clipvalue", type=float, default=mod.clipvalue, help="default: off")
+    p.add_argument("--epochs", type=int, default=run.epochs, help="max epochs (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=run.batch_size, help="default: %(default)s")
+    p.add_argument("--patience", type=int, default=run.patience, help="default: %(default)s")
+    p.add_argument("--tokenizer", choices=["word", "wordpiece"], default=tok.kind,
+                   help="default: %(default)s")
+    p.add_argument("--vocab-size", type=int, default=tok.vocab_size, help="default: %(default)s")
+    p.add_argument("--max-tokens", type=int, default=tok.max_tokens,
+                   help="truncate longer texts (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no Keras progress output")
+
+
+def _check(args: argparse.Namespace) -> None:
+    for key in ("embedding_dim", "units", "epochs", "batch_size", "vocab_size", "max_tokens"):
+        if getattr(args, key) < 1:
+            raise ValueError(f"--{key.replace('_', '-')} must be >= 1")
+    if not 0 <= args.dropout < 1 or not 0 <= args.embedding_dropout < 1:
+        raise ValueError("dropout rates must be in [0, 1)")
+
+
+def config_from_args(args: argparse.Namespace):
+    from training.model import ModelConfig
+    from training.pipeline import RunConfig
+    from training.tokenizer import TokenizerConfig
+
+    _check(args)
+    model = ModelConfig(cell=args.cell, embedding_dim=args.embedding_dim, units=args.units,
+                        bidirectional=args.bidirectional, dropout=args.dropout,
+                        embedding_dropout=args.embedding_dropout, learning_rate=args.learning_rate,
+                        clipnorm=args.clipnorm or None, clipvalue=args.clipvalue)
+    tok = TokenizerConfig(kind=args.tokenizer, vocab_size=args.vocab_size, max_tokens=args.max_tokens)
+    return RunConfig(dataset=args.dataset, name=args.name, out_dir=args.out,
+                     text_column=args.text_column, label_column=args.label_column, seed=args.seed,
+                     tokenizer=tok, model=model, epochs=args.epochs, batch_size=args.batch_size,
+                     patience=args.patience, force=args.force, verbose=0 if args.quiet else 2)
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    if name == "fetch":
+        from training import datasets
+
+        for ds in args.datasets:
+            if ds not in datasets.SOURCES:
+                raise ValueError(f"unknown dataset {ds!r}: built-ins are {', '.join(datasets.BUILTIN)}")
+            print(f"{ds}: {datasets.fetch(ds)}")
+        return 0
+    from training.pipeline import run as train_run
+
+    path = train_run(config_from_args(args))
+    card = json.loads((path / "card.json").read_text())
+    print(json.dumps({"bundle": str(path), "version": card["version"],
+                      "test": card["metrics"]["test"]["accuracy"],
+                      "baseline": card["metrics"]["baseline_test"]["accuracy"],
+                      "parity": card["parity"]["max_abs_diff"]}))
+    return 0

@@ -1,0 +1,65 @@
+"""`sentiment` console command: one entry point, one subcommand per job.
+
+Subcommand modules are imported lazily so `sentiment serve --help` never loads TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import sys
+
+# name -> (module, help)
+COMMANDS = {
+    "fetch": ("sentiment_cli.cmd_train", "download and verify the built-in datasets"),
+    "train": ("sentiment_cli.cmd_train", "train, evaluate, export (tf2onnx) and write a bundle"),
+    "export": ("sentiment_cli.cmd_train", "alias of train: the export is part of every run"),
+    "evaluate": ("sentiment_cli.cmd_predict", "recompute a bundle's test metrics from ONNX"),
+    "predict": ("sentiment_cli.cmd_predict", "score texts given on the command line or stdin"),
+    "verify": ("sentiment_cli.cmd_predict", "verify a bundle's sha256s and print its card"),
+    "serve": ("sentiment_cli.cmd_serve", "serve a bundle over HTTP with BentoML"),
+    "score": ("sentiment_cli.cmd_score", "batch-score a CSV/JSONL/Parquet file"),
+    "loadtest": ("sentiment_cli.cmd_loadtest", "run the Locust load test with SLO gates"),
+    "bench": ("sentiment_cli.cmd_bench", "run the side-by-side performance benchmark"),
+}
+
+EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileExistsError, FileNotFoundError,
+                                                    PermissionError, RuntimeError)
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sentiment", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        if importlib.util.find_spec(module) is None:
+            continue
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod = importlib.import_module(module)
+        mod.add_arguments(name, p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args._module.run(args.command, args) or 0)
+    except KeyboardInterrupt:
+        print("sentiment: interrupted", file=sys.stderr)
+        return 130
+    except (CLIError, *EXPECTED_ERRORS) as exc:
+        print(f"sentiment {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Serving side: TF-free bundle loading, onnxruntime inference and the BentoML service."""

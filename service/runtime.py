@@ -1,0 +1,117 @@
+"""TF-free inference: a verified bundle -> tokenizer.json -> onnxruntime -> labels and scores.
+
+This is the one inference path shared by the HTTP service, the batch job and the benchmarks.
+Batches are padded only to their longest member (the graph has a dynamic time axis), and texts
+are truncated to the bundle's ``max_tokens`` by the tokenizer's own saved truncation setting.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from service.bundle import Bundle, BundleError, load_bundle
+
+log = logging.getLogger(__name__)
+PAD_ID = 0
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """onnxruntime session options; defaults suit one serving worker on a small CPU."""
+
+    intra_op_threads: int = 1
+    inter_op_threads: int = 1
+    allow_spinning: bool = False
+    optimization: str = "all"  # all | extended | basic | disabled
+
+
+_OPT_LEVELS = {
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+}
+
+
+def session_options(opts: RuntimeOptions) -> ort.SessionOptions:
+    """Build SessionOptions: bounded threads, no spinning, full graph optimization."""
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = opts.intra_op_threads
+    so.inter_op_num_threads = opts.inter_op_threads
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = _OPT_LEVELS[opts.optimization]
+    spin = "1" if opts.allow_spinning else "0"
+    so.add_session_config_entry("session.intra_op.allow_spinning", spin)
+    so.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    return so
+
+
+def pad_batch(seqs: list[list[int]], max_len: int) -> np.ndarray:
+    """Right-pad with ``PAD_ID`` to the longest member (at least 1, at most ``max_len``)."""
+    width = min(max_len, max(1, max((len(s) for s in seqs), default=1)))
+    out = np.full((len(seqs), width), PAD_ID, dtype=np.int64)
+    for i, s in enumerate(seqs):
+        n = min(len(s), width)
+        out[i, :n] = s[:n]
+    return out
+
+
+class Predictor:
+    """Scores texts with a bundle's ONNX model; safe to call from one thread at a time per call."""
+
+    def __init__(self, bundle: Bundle | str | Path, options: RuntimeOptions | None = None) -> None:
+        self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+        self.options = options or RuntimeOptions()
+        self.tokenizer = Tokenizer.from_file(str(self.bundle.tokenizer_path))
+        self.tokenizer.no_padding()
+        try:
+            self.session = ort.InferenceSession(str(self.bundle.model_path),
+                                                session_options(self.options),
+                                                providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises several unrelated types
+            raise BundleError(f"onnxruntime cannot load {self.bundle.model_path}: {exc}") from None
+        inp = self.session.get_inputs()[0]
+        self.input_name = inp.name
+        self.input_dtype = np.int32 if inp.type == "tensor(int32)" else np.int64
+        self.labels = self.bundle.labels
+        self.max_tokens = self.bundle.max_tokens
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids per text, truncated to ``max_tokens`` by tokenizer.json."""
+        return [e.ids[: self.max_tokens] for e in self.tokenizer.encode_batch(texts)]
+
+    def predict_ids(self, batch: np.ndarray) -> np.ndarray:
+        """Class probabilities [n, classes] for a padded id matrix [n, time]."""
+        return self.session.run(None, {self.input_name: batch.astype(self.input_dtype, copy=False)})[0]
+
+    def predict_seqs(self, seqs: list[list[int]], batch_size: int = 64) -> np.ndarray:
+        """Probabilities for token sequences, batched by similar length, in input order."""
+        out = np.empty((len(seqs), len(self.labels)), dtype=np.float32)
+        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+        for k in range(0, len(order), batch_size):
+            idx = order[k:k + batch_size]
+            out[idx] = self.predict_ids(pad_batch([seqs[i] for i in idx], self.max_tokens))
+        return out
+
+    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
+        """Probabilities [n, classes] for raw texts."""
+        return self.predict_seqs(self.encode(texts), batch_size)
+
+    def to_results(self, probs: np.ndarray) -> list[dict]:
+        """Turn probability rows into ``{"label", "score", "scores"}`` dicts."""
+        results = []
+        for row in probs.tolist():
+            best = int(np.argmax(row))
+            results.append({"label": self.labels[best], "score": row[best],
+                            "scores": dict(zip(self.labels, row, strict=True))})
+        return results
+
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[dict]:
+        """Labels and per-class scores for texts, in input order."""
+        return self.to_results(self.predict_proba(texts, batch_size))

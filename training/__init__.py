@@ -1,0 +1,1 @@
+"""Training side: datasets -> tokenizer -> Keras RNN -> tf2onnx export -> model bundle."""
