@@ -32,6 +32,7 @@ def write_bundle(dest: Path, fill: Callable[[Path], dict], force: bool = False) 
         raise FileExistsError(f"{dest} exists; pass --force to replace it")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; bundles are read by other users (containers)
     try:
         card = fill(tmp)
         files = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
