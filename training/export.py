@@ -1,4 +1,10 @@
-"""Export the trained Keras model to ONNX with tf2onnx and prove the export matches Keras."""
+"""Export the trained Keras model to ONNX with tf2onnx and prove the export matches Keras.
+
+The default export is *fused*: tf2onnx converts the model, then :mod:`training.fuse` replaces
+the recurrent ``Loop`` tf2onnx emits for a masked LSTM / any Keras 3 GRU with one ONNX
+``LSTM``/``GRU`` node fed with ``sequence_lens`` (same I/O contract, exact masking semantics).
+``fused=False`` keeps tf2onnx's plain output (the reference in tests and benchmarks).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,14 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import onnx
 import onnxruntime as ort
 import tensorflow as tf
 import tf2onnx
 
 from training.errors import DataError
 from training.fit import pad
+from training.fuse import fuse, op_counts
 from training.model import probability_model
 
 log = logging.getLogger(__name__)
@@ -20,11 +28,20 @@ OPSET = 17
 PARITY_TOLERANCE = 1e-5
 
 
-def to_onnx(model: keras.Model, path: Path) -> None:
-    """Convert the probability-output model with tf2onnx (dynamic batch and time)."""
+def convert(model: keras.Model, fused: bool = True) -> onnx.ModelProto:
+    """The probability-output model as ONNX (dynamic batch and time), fused or plain tf2onnx."""
     probs = probability_model(model)
     spec = (tf.TensorSpec((None, None), tf.int32, name="input_ids"),)
-    tf2onnx.convert.from_keras(probs, input_signature=spec, opset=OPSET, output_path=str(path))
+    proto, _ = tf2onnx.convert.from_keras(probs, input_signature=spec, opset=OPSET)
+    if fused:
+        proto = fuse(proto, model)
+        log.info("fused export: %s", op_counts(proto))
+    return proto
+
+
+def to_onnx(model: keras.Model, path: Path, fused: bool = True) -> None:
+    """Write the export to ``path``; ``fused`` (default) uses one ONNX LSTM/GRU node."""
+    onnx.save_model(convert(model, fused), str(path))
 
 
 def keras_probs(model: keras.Model, seqs: list[list[int]], batch: int = 256) -> np.ndarray:

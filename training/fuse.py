@@ -1,0 +1,197 @@
+"""Graph pass over tf2onnx's output: swap the recurrent ``Loop`` for one fused ONNX LSTM/GRU node.
+
+tf2onnx turns a masked Keras LSTM and every Keras 3 GRU into a ``Loop`` of small ops (tf2onnx
+issue #1871), ~5-10x slower than onnxruntime's fused kernels. This pass keeps tf2onnx's
+conversion of everything else (embedding lookup, classifier head, probability output) and
+replaces the subgraph between the embedding ``Gather`` and the classifier ``MatMul`` with::
+
+    seq_lens = ReduceSum(Cast(Cast(input_ids, bool)))     # Keras mask_zero, right padding
+    Y_h      = LSTM|GRU(Transpose(emb), W, R, B, seq_lens)  # [dirs, batch, h]
+    features = Reshape(Transpose(Y_h), [0, -1])            # [batch, dirs*h] = Keras concat(fw, bw)
+
+W/R/B come from the Keras weights with gate reordering (Keras LSTM i,f,c,o -> ONNX i,o,f,c;
+Keras GRU z,r,h keeps its order, ``reset_after`` -> ``linear_before_reset=1`` with its two bias
+rows as ONNX Wb and Rb). Rows of zero tokens: onnxruntime returns a zero state for
+``sequence_lens == 0``, exactly Keras' all-masked result (checked by tests/training/test_fuse.py).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+PREFIX = "fused_rnn"
+
+
+@dataclass(frozen=True)
+class RnnSpec:
+    """Everything the fused ONNX node needs, taken from the Keras layer."""
+
+    op: str  # "LSTM" | "GRU"
+    hidden: int
+    direction: str  # "forward" | "bidirectional"
+    W: np.ndarray
+    R: np.ndarray
+    B: np.ndarray
+    linear_before_reset: int = 0
+
+
+def _find_rnn(model: keras.Model) -> keras.layers.Layer:
+    found = [lay for lay in model.layers
+             if isinstance(lay, keras.layers.LSTM | keras.layers.GRU | keras.layers.Bidirectional)]
+    if len(found) != 1:
+        raise ValueError(f"fused export needs exactly one recurrent layer, found {len(found)}")
+    return found[0]
+
+
+def _check_cell(layer: keras.layers.Layer) -> None:
+    cfg = layer.get_config()
+    if cfg.get("activation") != "tanh" or cfg.get("recurrent_activation") != "sigmoid":
+        raise ValueError("fused export supports tanh/sigmoid activations only")
+    if not cfg.get("use_bias", True) or cfg.get("return_sequences") or cfg.get("stateful"):
+        raise ValueError("fused export needs use_bias=True, return_sequences=False, stateful=False")
+
+
+def _direction_weights(layer: keras.layers.Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """(W, R, B, linear_before_reset) for one direction in ONNX layout and gate order."""
+    _check_cell(layer)
+    cell = layer.cell
+    kernel = np.asarray(cell.kernel.numpy(), np.float32)
+    rec = np.asarray(cell.recurrent_kernel.numpy(), np.float32)
+    bias = np.asarray(cell.bias.numpy(), np.float32)
+    h = cell.units
+    if isinstance(layer, keras.layers.LSTM):
+        order = [0, 3, 1, 2]  # Keras i,f,c,o -> ONNX i,o,f,c
+
+        def reorder(a: np.ndarray) -> np.ndarray:
+            return a.reshape(4, h, *a.shape[1:])[order].reshape(a.shape)
+
+        b = np.concatenate([reorder(bias), np.zeros(4 * h, np.float32)])
+        return reorder(kernel.T), reorder(rec.T), b, 0
+    if cell.reset_after:  # two bias rows: input (Wb) and recurrent (Rb), gates z,r,h
+        return kernel.T, rec.T, bias.reshape(-1), 1
+    return kernel.T, rec.T, np.concatenate([bias, np.zeros(3 * h, np.float32)]), 0
+
+
+def rnn_spec(model: keras.Model) -> RnnSpec:
+    """Read the single (Bi)LSTM/GRU layer of ``model`` into ONNX weight tensors."""
+    layer = _find_rnn(model)
+    if isinstance(layer, keras.layers.Bidirectional):
+        if layer.merge_mode != "concat":
+            raise ValueError(f"fused export supports merge_mode='concat', not {layer.merge_mode!r}")
+        parts = [_direction_weights(layer.forward_layer), _direction_weights(layer.backward_layer)]
+        inner, direction = layer.forward_layer, "bidirectional"
+    else:
+        if layer.go_backwards:
+            raise ValueError("fused export does not support go_backwards on a plain layer")
+        parts, inner, direction = [_direction_weights(layer)], layer, "forward"
+    W, R, B = (np.stack([p[i] for p in parts]) for i in range(3))
+    op = "LSTM" if isinstance(inner, keras.layers.LSTM) else "GRU"
+    return RnnSpec(op, inner.cell.units, direction, W, R, B, parts[0][3])
+
+
+def _only(model: keras.Model, kind: type) -> keras.layers.Layer:
+    found = [lay for lay in model.layers if isinstance(lay, kind)]
+    if len(found) != 1:
+        raise ValueError(f"fused export needs one {kind.__name__} layer, found {len(found)}")
+    return found[0]
+
+
+def _initializer(graph: onnx.GraphProto, name: str) -> np.ndarray | None:
+    for init in graph.initializer:
+        if init.name == name:
+            return numpy_helper.to_array(init)
+    return None
+
+
+def _consumer(graph: onnx.GraphProto, op: str, weight: np.ndarray) -> onnx.NodeProto:
+    """The one ``op`` node whose initializer input holds exactly ``weight``."""
+    hits = []
+    for node in graph.node:
+        if node.op_type != op:
+            continue
+        arrays = [_initializer(graph, name) for name in node.input]
+        if any(a is not None and a.shape == weight.shape and np.array_equal(a, weight)
+               for a in arrays):
+            hits.append(node)
+    if len(hits) != 1:
+        raise ValueError(f"expected one {op} on a {weight.shape} weight in the tf2onnx graph, "
+                         f"found {len(hits)}")
+    return hits[0]
+
+
+def _fused_nodes(spec: RnnSpec, ids: str, emb: str, out: str) -> tuple[list, list]:
+    """Nodes and initializers computing ``out`` = final RNN state(s) from ids and embeddings."""
+    p = PREFIX
+    inits = [numpy_helper.from_array(spec.W, f"{p}/W"), numpy_helper.from_array(spec.R, f"{p}/R"),
+             numpy_helper.from_array(spec.B, f"{p}/B"),
+             numpy_helper.from_array(np.array([1], np.int64), f"{p}/time_axis"),
+             numpy_helper.from_array(np.array([0, -1], np.int64), f"{p}/flat_shape")]
+    attrs = {"hidden_size": spec.hidden, "direction": spec.direction}
+    if spec.op == "GRU":
+        attrs["linear_before_reset"] = spec.linear_before_reset
+    nodes = [
+        helper.make_node("Cast", [ids], [f"{p}/mask"], to=TensorProto.BOOL),  # id != 0
+        helper.make_node("Cast", [f"{p}/mask"], [f"{p}/mask_i32"], to=TensorProto.INT32),
+        helper.make_node("ReduceSum", [f"{p}/mask_i32", f"{p}/time_axis"], [f"{p}/seq_lens"],
+                         keepdims=0),
+        helper.make_node("Transpose", [emb], [f"{p}/x"], perm=[1, 0, 2]),
+        helper.make_node(spec.op, [f"{p}/x", f"{p}/W", f"{p}/R", f"{p}/B", f"{p}/seq_lens"],
+                         ["", f"{p}/y_h"], name=f"{p}/{spec.op}", **attrs),
+        helper.make_node("Transpose", [f"{p}/y_h"], [f"{p}/y_h_bt"], perm=[1, 0, 2]),
+        helper.make_node("Reshape", [f"{p}/y_h_bt", f"{p}/flat_shape"], [out]),
+    ]
+    return nodes, inits
+
+
+def prune(graph: onnx.GraphProto) -> None:
+    """Drop nodes and initializers that no graph output depends on (keeps topological order)."""
+    needed = {o.name for o in graph.output}
+    keep = []
+    for node in reversed(graph.node):
+        if any(o in needed for o in node.output):
+            keep.append(node)
+            needed.update(node.input)
+            for attr in node.attribute:  # subgraph inputs captured from the outer scope
+                if attr.g.node:
+                    needed.update(i for n in attr.g.node for i in n.input)
+    del graph.node[:]
+    graph.node.extend(reversed(keep))
+    inits = [i for i in graph.initializer if i.name in needed]
+    del graph.initializer[:]
+    graph.initializer.extend(inits)
+    vinfo = [v for v in graph.value_info if v.name in needed]
+    del graph.value_info[:]
+    graph.value_info.extend(vinfo)
+
+
+def fuse(proto: onnx.ModelProto, model: keras.Model) -> onnx.ModelProto:
+    """Return a copy of tf2onnx's ``proto`` with the recurrent subgraph replaced by one node."""
+    spec = rnn_spec(model)
+    out = onnx.ModelProto()
+    out.CopyFrom(proto)
+    graph = out.graph
+    embedding = np.asarray(_only(model, keras.layers.Embedding).embeddings.numpy(), np.float32)
+    kernel = np.asarray(_only(model, keras.layers.Dense).kernel.numpy(), np.float32)
+    gather = _consumer(graph, "Gather", embedding)
+    head = _consumer(graph, "MatMul", kernel)
+    features = f"{PREFIX}/features"
+    head.input[0] = features
+    nodes, inits = _fused_nodes(spec, graph.input[0].name, gather.output[0], features)
+    at = list(graph.node).index(head)
+    for offset, node in enumerate(nodes):
+        graph.node.insert(at + offset, node)
+    graph.initializer.extend(inits)
+    prune(graph)
+    onnx.checker.check_model(out)
+    return out
+
+
+def op_counts(proto: onnx.ModelProto) -> dict[str, int]:
+    """How many nodes of each op type the top-level graph holds."""
+    return dict(Counter(n.op_type for n in proto.graph.node))
