@@ -1,0 +1,112 @@
+"""The BentoML service: ``bentoml serve service.app:SentimentService`` (or ``sentiment serve``).
+
+``POST /predict`` is one adaptive-batching API: each request contributes its list of texts, the
+dispatcher concatenates concurrent requests' texts into one onnxruntime call and hands every
+request back its own slice, in order. Request parsing and every client error live in the ASGI
+gate (service.middleware); this module loads, verifies and warms the model and scores batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import bentoml
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from service.bundle import BundleError
+from service.io import PredictInput, PredictOutput
+from service.metrics import record_batch
+from service.middleware import RequestGate
+from service.runtime import Predictor, RuntimeOptions
+from service.schema import Limits
+from service.settings import Settings, load_settings
+
+log = logging.getLogger("sentiment.service")
+EXIT_BAD_BUNDLE = 3
+WARMUP_TEXTS = ["a warm-up text to load the graph", "ok"]
+
+SETTINGS = load_settings()  # read once per process: the decorators below need it
+LIMITS = Limits(SETTINGS.max_texts, SETTINGS.max_chars, SETTINGS.max_body_bytes)
+
+
+def load_predictor(settings: Settings) -> Predictor:
+    """Load and verify the bundle, then run a warm-up inference so readiness means 'works'."""
+    predictor = Predictor(settings.model_dir, RuntimeOptions(intra_op_threads=settings.ort_threads))
+    probs = predictor.predict_proba(WARMUP_TEXTS)
+    if probs.shape != (len(WARMUP_TEXTS), len(predictor.labels)):
+        raise BundleError(f"warm-up returned shape {probs.shape}, expected "
+                          f"({len(WARMUP_TEXTS)}, {len(predictor.labels)})")
+    return predictor
+
+
+def load_predictor_or_exit(settings: Settings, worker: bool) -> Predictor:
+    """load_predictor, or print one clear line and exit with EXIT_BAD_BUNDLE."""
+    try:
+        return load_predictor(settings)
+    except (BundleError, OSError, ValueError) as exc:
+        log.critical("cannot serve model bundle %s: %s", settings.model_dir, exc)
+        sys.stderr.write(f"sentiment service: cannot serve {settings.model_dir}: {exc}\n")
+        sys.stderr.flush()
+        if worker:  # a worker cannot raise SystemExit through BentoML's lifespan
+            os._exit(EXIT_BAD_BUNDLE)
+        raise SystemExit(EXIT_BAD_BUNDLE) from None
+
+
+def model_summary(predictor: Predictor, settings: Settings) -> dict:
+    """The card summary plus the serving limits, for ``GET /model``."""
+    limits = {"max_texts": settings.max_texts, "max_chars": settings.max_chars,
+              "max_body_bytes": settings.max_body_bytes, "max_tokens": predictor.max_tokens}
+    return {**predictor.bundle.summary(), "limits": limits}
+
+
+async def get_model(request: Request) -> JSONResponse:
+    """``GET /model``: what is being served (auth is checked by the gate)."""
+    return JSONResponse(bentoml.get_current_service().summary)
+
+
+extra_routes = Starlette(routes=[Route("/model", get_model, methods=["GET"])])
+
+
+@bentoml.service(**SETTINGS.service_config())
+class SentimentService:
+    """Sentiment classifier over a verified bundle, scored on onnxruntime with adaptive batching."""
+
+    @bentoml.on_deployment
+    def verify_bundle() -> None:
+        """Runs once in the `bentoml serve` parent before any worker: a bad bundle ends it."""
+        load_predictor_or_exit(SETTINGS, worker=False)
+
+    def __init__(self) -> None:
+        self.predictor = load_predictor_or_exit(SETTINGS, worker=True)
+        self.summary = model_summary(self.predictor, SETTINGS)
+        PredictOutput.bind(self.predictor.bundle.name, self.predictor.bundle.version)
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")
+        log.info("serving %s version %s from %s", self.predictor.bundle.name,
+                 self.predictor.bundle.version, SETTINGS.model_dir)
+
+    def _score(self, texts: list[str]) -> list[dict]:
+        start = time.perf_counter()
+        results = self.predictor.predict(texts, batch_size=SETTINGS.max_batch_size)
+        record_batch(texts, [r["label"] for r in results], time.perf_counter() - start)
+        return results
+
+    @bentoml.api(route="/predict", batchable=True, max_batch_size=SETTINGS.max_batch_size,
+                 max_latency_ms=SETTINGS.max_latency_ms, input_spec=PredictInput,
+                 output_spec=PredictOutput)
+    async def predict(self, texts: list[str]) -> list[dict]:
+        """Score texts: {"texts": [...]} or {"text": "..."} -> one result per text, in order."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self._score, texts)
+
+
+SentimentService.mount_asgi_app(extra_routes, path="/")
+SentimentService.add_asgi_middleware(RequestGate, limits=LIMITS,
+                                     api_key=SETTINGS.api_key_bytes())

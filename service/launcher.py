@@ -1,0 +1,150 @@
+"""Start a real ``bentoml serve`` of the sentiment service in a subprocess, for tests and tools.
+
+    with ServiceProcess({"SENTIMENT_MAX_BATCH_SIZE": "32"}) as svc:
+        httpx.post(f"{svc.url}/predict", json={"text": "great"})
+
+The server binds a free 127.0.0.1 port, is waited on until ``/readyz`` answers 200 (bounded),
+and is stopped with SIGTERM, then SIGKILL after a grace period. If it exits or never gets
+ready, :class:`ServiceStartError` carries the tail of its output. Output goes to a log file
+(``.log_path``), never to a pipe that could fill up and stall the server.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SERVICE_TARGET = "service.app:SentimentService"
+
+
+class ServiceStartError(RuntimeError):
+    """The server exited or did not become ready in time."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port that was free on ``host`` a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def bentoml_command(port: int, host: str = "127.0.0.1") -> list[str]:
+    """The ``bentoml serve`` command line, run with this interpreter's venv."""
+    bentoml = Path(sys.executable).with_name("bentoml")
+    exe = [str(bentoml)] if bentoml.exists() else [sys.executable, "-m", "bentoml"]
+    return [*exe, "serve", SERVICE_TARGET, "--host", host, "--port", str(port),
+            "--working-dir", str(REPO_ROOT)]
+
+
+def http_status(url: str, timeout: float = 2.0) -> int | None:
+    """Status code of a GET, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (OSError, ValueError):
+        return None
+
+
+class ServiceProcess:
+    """Context manager around one ``bentoml serve`` subprocess on a free loopback port."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, *, port: int | None = None,
+                 ready_timeout: float = 90.0, grace: float = 10.0,
+                 command: list[str] | None = None, log_path: str | Path | None = None) -> None:
+        self.host = "127.0.0.1"
+        self.port = port or free_port(self.host)
+        self.url = f"http://{self.host}:{self.port}"
+        self.env_overrides = dict(env or {})
+        self.ready_timeout = ready_timeout
+        self.grace = grace
+        self.command = command or bentoml_command(self.port, self.host)
+        self._own_log = log_path is None
+        self.log_path = Path(log_path) if log_path else Path(
+            tempfile.mkstemp(prefix="sentiment-serve-", suffix=".log")[1])
+        self.proc: subprocess.Popen | None = None
+
+    def environment(self) -> dict[str, str]:
+        """The child's environment: ours, plus the port and the given SENTIMENT_* overrides."""
+        env = dict(os.environ)
+        env.update({"SENTIMENT_PORT": str(self.port), "SENTIMENT_HOST": self.host,
+                    "BENTOML_DO_NOT_TRACK": "True", "PYTHONUNBUFFERED": "1"})
+        env.update(self.env_overrides)
+        return env
+
+    def start(self) -> ServiceProcess:
+        """Spawn the server in its own process group (so stop() reaches its workers too)."""
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(self.command, cwd=REPO_ROOT, env=self.environment(),
+                                         stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def output_tail(self, lines: int = 40) -> str:
+        """The last ``lines`` lines of the server's combined stdout/stderr."""
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    stderr_tail = output_tail
+
+    def wait_ready(self, timeout: float | None = None) -> None:
+        """Poll /readyz until 200; raise ServiceStartError if the process exits or times out."""
+        assert self.proc is not None, "start() first"
+        deadline = time.monotonic() + (timeout or self.ready_timeout)
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServiceStartError(f"server exited with code {self.proc.returncode} before "
+                                        f"it was ready; output tail:\n{self.output_tail()}")
+            if http_status(f"{self.url}/readyz", timeout=1.0) == 200:
+                return
+            time.sleep(0.2)
+        raise ServiceStartError(f"server not ready within {timeout or self.ready_timeout:.0f} s"
+                                f"; output tail:\n{self.output_tail()}")
+
+    def stop(self) -> int | None:
+        """SIGTERM the process group, SIGKILL it after ``grace`` s; returns the exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                self.proc.wait(self.grace)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                self.proc.wait(5)
+        self._signal(signal.SIGKILL)  # stray workers of an already-exited server
+        return self.proc.returncode
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def __enter__(self) -> ServiceProcess:
+        self.start()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        if self._own_log and exc[0] is None:
+            self.log_path.unlink(missing_ok=True)

@@ -1,0 +1,47 @@
+"""Service-specific Prometheus metrics, exported next to BentoML's own on ``/metrics``.
+
+Created lazily (first use in a worker) through ``bentoml.metrics`` so they work in BentoML's
+multi-process Prometheus mode; nothing is registered at import time.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from typing import Any
+
+LENGTH_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
+SECONDS_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)
+
+
+@functools.cache
+def _metrics() -> dict[str, Any]:
+    import bentoml
+
+    return {
+        "predictions": bentoml.metrics.Counter(
+            name="sentiment_predictions_total",
+            documentation="texts scored, by predicted label", labelnames=["label"]),
+        "length": bentoml.metrics.Histogram(
+            name="sentiment_text_length_chars",
+            documentation="characters per scored text", buckets=LENGTH_BUCKETS),
+        "inference": bentoml.metrics.Histogram(
+            name="sentiment_inference_seconds",
+            documentation="seconds per onnxruntime batch (tokenize + run)",
+            buckets=SECONDS_BUCKETS),
+        "batch": bentoml.metrics.Histogram(
+            name="sentiment_batch_texts",
+            documentation="texts per onnxruntime batch", buckets=(1, 2, 4, 8, 16, 32, 64, 128,
+                                                                  256, 512)),
+    }
+
+
+def record_batch(texts: list[str], labels: list[str], seconds: float) -> None:
+    """Record one scored batch: per-label counts, text lengths, inference time, batch size."""
+    m = _metrics()
+    for label, n in Counter(labels).items():
+        m["predictions"].labels(label=label).inc(n)
+    for text in texts:
+        m["length"].observe(len(text))
+    m["inference"].observe(seconds)
+    m["batch"].observe(len(texts))

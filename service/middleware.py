@@ -1,0 +1,144 @@
+"""Pure-ASGI request gate in front of BentoML: auth, content type, body size, /predict parsing.
+
+Why here and not in BentoML: BentoML has no body-size limit, still knows a pickle media type,
+and wraps 4xx error bodies in a list. This gate answers every client mistake itself with
+``{"error": ...}`` JSON and hands /predict's validated texts to the service in the ASGI scope
+(``scope[TEXTS_KEY]``), so the body is parsed once.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from service.schema import Limits, RequestError, parse_body
+
+log = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+TEXTS_KEY = "sentiment.texts"
+BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
+JSON_TYPES = frozenset({"application/json"})
+
+
+class BodyTooLarge(Exception):
+    """The streamed body passed the byte limit."""
+
+
+async def send_json(send: Send, status: int, body: dict, headers: list | None = None) -> None:
+    """Send a complete JSON response."""
+    data = json.dumps(body).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": raw + (headers or [])})
+    await send({"type": "http.response.body", "body": data, "more_body": False})
+
+
+def header(scope: Scope, name: bytes) -> bytes | None:
+    """First value of a request header (name in lower case)."""
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value
+    return None
+
+
+def check_auth(scope: Scope, key: bytes | None) -> None:
+    """401 unless ``Authorization: Bearer <key>`` matches (constant-time compare)."""
+    if key is None:
+        return
+    given = header(scope, b"authorization") or b""
+    scheme, _, token = given.partition(b" ")
+    if not (scheme.lower() == b"bearer" and hmac.compare_digest(token.strip(), key)):
+        raise RequestError(401, "missing or wrong API key: send 'Authorization: Bearer <key>'")
+
+
+def check_content_type(scope: Scope) -> None:
+    """415 for any body that is not JSON (a missing Content-Type counts as JSON)."""
+    raw = header(scope, b"content-type")
+    if raw is None:
+        return
+    media = raw.decode("latin-1").split(";", 1)[0].strip().lower()
+    if media not in JSON_TYPES:
+        raise RequestError(415, f"unsupported Content-Type {media!r}: only application/json "
+                           "is accepted")
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
+    """The whole request body, counting streamed bytes (413 past ``limit``)."""
+    declared = header(scope, b"content-length")
+    too_big = RequestError(413, f"request body exceeds the limit of {limit} bytes",
+                           limit="max_body_bytes", max=limit)
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise too_big
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise BodyTooLarge("client disconnected")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise too_big
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def replay(body: bytes, receive: Receive) -> Receive:
+    """A receive callable that yields ``body`` once, then defers to the real one."""
+    sent = False
+
+    async def _receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return _receive
+
+
+class RequestGate:
+    """ASGI middleware: auth for ``protected`` paths, JSON-only bodies, byte limit, /predict."""
+
+    def __init__(self, app: ASGIApp, *, limits: Limits, api_key: bytes | None = None,
+                 protected: tuple[str, ...] = ("/predict", "/model"),
+                 predict_path: str = "/predict") -> None:
+        self.app = app
+        self.limits = limits
+        self.api_key = api_key
+        self.protected = frozenset(protected)
+        self.predict_path = predict_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            receive = await self._gate(scope, receive)
+        except RequestError as exc:
+            extra = [(b"www-authenticate", b"Bearer")] if exc.status == 401 else None
+            await send_json(send, exc.status, exc.body(), extra)
+            return
+        except BodyTooLarge:
+            return  # the client went away mid-body: nobody to answer
+        await self.app(scope, receive, send)
+
+    async def _gate(self, scope: Scope, receive: Receive) -> Receive:
+        path = scope.get("path", "")
+        if path in self.protected:
+            check_auth(scope, self.api_key)
+        if scope.get("method", "GET") in BODYLESS:
+            return receive
+        check_content_type(scope)
+        body = await read_body(scope, receive, self.limits.max_body_bytes)
+        if path == self.predict_path and scope.get("method") == "POST":
+            scope[TEXTS_KEY] = parse_body(body, self.limits)
+        return replay(body, receive)

@@ -1,0 +1,76 @@
+"""Service configuration: one pydantic-settings class, every field read from ``SENTIMENT_*``.
+
+Each field's default is chosen for one server on a small (2-core) machine and documented in its
+description; the README's "HTTP service" section lists them. Nothing is read at import time:
+call :func:`load_settings` (the service does it once per process when its module is imported
+by ``bentoml serve``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+
+
+class Settings(BaseSettings):
+    """All knobs of the HTTP service (env prefix ``SENTIMENT_``, e.g. ``SENTIMENT_PORT=8080``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SENTIMENT_", extra="ignore",
+                                      protected_namespaces=())
+
+    model_dir: Path = Field(DEFAULT_MODEL_DIR, description="bundle directory to serve "
+                            "(default: the shipped models/default)")
+    host: str = Field("127.0.0.1", description="bind address; 0.0.0.0 inside a container")
+    port: int = Field(3000, ge=0, le=65535, description="HTTP port")
+    workers: int = Field(1, ge=1, le=64, description="BentoML worker processes; each holds its "
+                         "own onnxruntime session and batcher")
+    ort_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per "
+                             "worker; keep workers x ort_threads <= cores")
+    max_batch_size: int = Field(64, ge=2, le=4096, description="adaptive batching: most texts "
+                                "scored in one onnxruntime call")
+    max_latency_ms: int = Field(2000, ge=10, le=600_000, description="adaptive batching: a "
+                                "request whose estimated wait passes this is answered 503")
+    max_texts: int = Field(64, ge=1, description="most texts in one request (413 beyond)")
+    max_chars: int = Field(5000, ge=1, description="most characters in one text (413 beyond)")
+    max_body_bytes: int = Field(1_000_000, ge=64, description="most request body bytes, "
+                                "counted on the incoming stream (413 beyond)")
+    api_key: SecretStr | None = Field(None, description="if set, /predict and /model need "
+                                      "'Authorization: Bearer <key>'; health and metrics stay open")
+    access_log: bool = Field(True, description="BentoML per-request access log lines")
+    timeout_s: float = Field(30.0, gt=0, description="per-request timeout (504 beyond)")
+    max_concurrency: int | None = Field(None, ge=1, description="in-flight requests per "
+                                        "server before 429 (default: unlimited)")
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if self.api_key is not None and not self.api_key.get_secret_value().strip():
+            self.api_key = None  # SENTIMENT_API_KEY="" means auth off, not "empty key"
+        return self
+
+    def api_key_bytes(self) -> bytes | None:
+        """The API key as bytes for a constant-time compare, or None when auth is off."""
+        return None if self.api_key is None else self.api_key.get_secret_value().encode()
+
+    def service_config(self) -> dict:
+        """The ``@bentoml.service`` config these settings imply."""
+        traffic: dict = {"timeout": self.timeout_s}
+        if self.max_concurrency:
+            traffic["max_concurrency"] = self.max_concurrency
+        return {
+            "name": "sentiment",
+            "workers": self.workers,
+            "traffic": traffic,
+            "http": {"host": self.host, "port": self.port},
+            "logging": {"access": {"enabled": self.access_log,
+                                   "skip_paths": ["/livez", "/readyz", "/healthz", "/metrics"]}},
+        }
+
+
+def load_settings() -> Settings:
+    """Read the settings from the environment (raises pydantic.ValidationError on bad values)."""
+    return Settings()
