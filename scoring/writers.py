@@ -1,0 +1,108 @@
+"""Output formats: turn scored rows into part files, and concatenate parts into the final file.
+
+Every output row holds the input id (or the 1-based line number), the label, its score, one score
+per class and the model version. CSV and Parquet flatten per-class scores into ``score_<label>``
+columns; JSONL nests them under ``scores``. Floats are written with Python's shortest round-trip
+repr, so the text formats carry the runtime's float32 values exactly. Rejected rows always go to a
+JSONL quarantine file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from scoring.readers import Row
+
+Scored = tuple[Any, dict]  # (id, {"label", "score", "scores"}) as from Predictor.to_results
+
+
+class OutputFormat:
+    """CSV or JSONL output: parts are byte strings, the final file is header + parts."""
+
+    def __init__(self, fmt: str, labels: list[str], version: str, numeric_ids: bool) -> None:
+        self.fmt, self.labels, self.version, self.numeric_ids = fmt, labels, version, numeric_ids
+
+    @property
+    def columns(self) -> list[str]:
+        return ["id", "label", "score", *[f"score_{lab}" for lab in self.labels], "model_version"]
+
+    def _flat(self, rid: Any, res: dict) -> list:
+        return [rid, res["label"], res["score"], *[res["scores"][lab] for lab in self.labels],
+                self.version]
+
+    def write_part(self, rows: list[Scored], fh: BinaryIO) -> None:
+        """Write one part's scored rows (no header)."""
+        if self.fmt == "csv":
+            buf = io.StringIO()
+            writer = csv.writer(buf, lineterminator="\n")
+            writer.writerows(self._flat(rid, res) for rid, res in rows)
+            fh.write(buf.getvalue().encode("utf-8"))
+            return
+        lines = (json.dumps({"id": rid, **res, "model_version": self.version},
+                            ensure_ascii=False) + "\n" for rid, res in rows)
+        fh.write("".join(lines).encode("utf-8"))
+
+    def assemble(self, parts: Iterable[Path], fh: BinaryIO) -> None:
+        """Header (CSV only) followed by every part, byte for byte."""
+        if self.fmt == "csv":
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerow(self.columns)
+            fh.write(buf.getvalue().encode("utf-8"))
+        for part in parts:
+            with open(part, "rb") as src:
+                shutil.copyfileobj(src, fh, 1 << 20)
+
+
+class ParquetFormat(OutputFormat):
+    """Parquet output: each part is a Parquet file; the final file has one row group per part."""
+
+    def _schema(self) -> Any:
+        import pyarrow as pa
+
+        fields = [("id", pa.int64() if self.numeric_ids else pa.string()),
+                  ("label", pa.string()), ("score", pa.float64())]
+        fields += [(f"score_{lab}", pa.float64()) for lab in self.labels]
+        return pa.schema(fields + [("model_version", pa.string())])
+
+    def write_part(self, rows: list[Scored], fh: BinaryIO) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        flat = [self._flat(rid if self.numeric_ids else str(rid), res) for rid, res in rows]
+        cols = list(zip(*flat, strict=True)) if flat else [[] for _ in self.columns]
+        pq.write_table(pa.table([list(c) for c in cols], schema=self._schema()), fh)
+
+    def assemble(self, parts: Iterable[Path], fh: BinaryIO) -> None:
+        import pyarrow.parquet as pq
+
+        with pq.ParquetWriter(fh, self._schema()) as writer:
+            for part in parts:
+                table = pq.read_table(part)
+                if table.num_rows:
+                    writer.write_table(table)
+
+
+def output_format(fmt: str, labels: list[str], version: str, numeric_ids: bool) -> OutputFormat:
+    """The writer for ``fmt`` (csv, jsonl or parquet)."""
+    cls = ParquetFormat if fmt == "parquet" else OutputFormat
+    return cls(fmt, labels, version, numeric_ids)
+
+
+def write_rejected(rows: list[Row], fh: BinaryIO) -> None:
+    """Quarantine records: line, id (when known), reason and a raw excerpt, as JSONL."""
+    lines = (json.dumps({"line": r.line, "id": r.rid, "reason": r.reason, "raw": r.raw},
+                        ensure_ascii=False) + "\n" for r in rows)
+    fh.write("".join(lines).encode("utf-8"))
+
+
+def assemble_rejected(parts: Iterable[Path], fh: BinaryIO) -> None:
+    """The quarantine file: every rejected part, byte for byte."""
+    for part in parts:
+        with open(part, "rb") as src:
+            shutil.copyfileobj(src, fh, 1 << 20)

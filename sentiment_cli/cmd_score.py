@@ -1,0 +1,59 @@
+"""`sentiment score INPUT OUTPUT`: batch-score a CSV/JSONL/Parquet file, resumably.
+
+Prints a progress bar on a terminal (stderr) and one JSON summary line on stdout at the end.
+Re-running the same command after a crash resumes from the last published part.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+FORMATS = ["auto", "csv", "jsonl", "parquet"]
+
+
+def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
+    from scoring.job import ScoreConfig
+
+    d = ScoreConfig(Path("in"), Path("out"))
+    p.add_argument("input", type=Path, help="input file (.csv, .jsonl, .parquet)")
+    p.add_argument("output", type=Path, help="output file; its extension picks the format")
+    p.add_argument("--model", type=Path, default=d.model, help="bundle dir (default: %(default)s)")
+    p.add_argument("--text-column", default=d.text_column, help="default: %(default)s")
+    p.add_argument("--id-column", default=None,
+                   help="column copied to the output id (default: the 1-based line number)")
+    p.add_argument("--format", dest="input_format", choices=FORMATS, default="auto",
+                   help="input format (default: from the extension)")
+    p.add_argument("--output-format", choices=FORMATS, default="auto",
+                   help="output format (default: from OUTPUT's extension)")
+    p.add_argument("--rejected", type=Path, default=None,
+                   help="quarantine file (default: OUTPUT.rejected.jsonl)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help="rows per onnxruntime call (default: %(default)s)")
+    p.add_argument("--window", type=int, default=d.window,
+                   help="rows sorted by token length together (default: %(default)s)")
+    p.add_argument("--part-rows", type=int, default=d.part_rows,
+                   help="input rows per atomically published part (default: %(default)s)")
+    p.add_argument("--threads", type=int, default=d.threads,
+                   help="onnxruntime intra-op threads, local engine (default: %(default)s)")
+    p.add_argument("--engine", choices=["local", "ray"], default=d.engine,
+                   help="default: %(default)s")
+    p.add_argument("--ray-address", default=None,
+                   help="join this Ray cluster (default: $RAY_ADDRESS, else start a local Ray)")
+    p.add_argument("--concurrency", dest="ray_concurrency", type=int, default=d.ray_concurrency,
+                   help="Ray actors, one onnxruntime session each (default: %(default)s)")
+    p.add_argument("--ray-num-cpus", type=int, default=None,
+                   help="CPUs of a locally started Ray (default: all)")
+    p.add_argument("--force", action="store_true",
+                   help="discard an interrupted run and replace an existing OUTPUT")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    from scoring.job import ScoreConfig, run_job
+
+    fields = ScoreConfig.__dataclass_fields__
+    cfg = ScoreConfig(**{k: v for k, v in vars(args).items() if k in fields})
+    print(json.dumps(run_job(cfg)), flush=True)
+    return 0
