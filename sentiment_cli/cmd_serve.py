@@ -1,0 +1,74 @@
+"""`sentiment serve`: verify a bundle, print the docs URL, then exec `bentoml serve`.
+
+Options map onto the SENTIMENT_* settings (service/settings.py); options not given keep the
+environment's value or the documented default. The API key is only read from the environment
+(SENTIMENT_API_KEY), never from the command line, where `ps` would show it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+# option -> (settings field, type, help)
+OPTIONS = {
+    "--model": ("model_dir", Path, "bundle directory"),
+    "--host": ("host", str, "bind address (0.0.0.0 to listen on every interface)"),
+    "--port": ("port", int, "HTTP port"),
+    "--workers": ("workers", int, "BentoML worker processes"),
+    "--ort-threads": ("ort_threads", int, "onnxruntime intra-op threads per worker"),
+    "--max-batch-size": ("max_batch_size", int, "adaptive batching: most texts per batch"),
+    "--max-latency-ms": ("max_latency_ms", int, "adaptive batching: latency budget (503 past)"),
+    "--max-texts": ("max_texts", int, "most texts per request"),
+    "--max-chars": ("max_chars", int, "most characters per text"),
+    "--max-body-bytes": ("max_body_bytes", int, "most request body bytes"),
+}
+
+
+def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
+    from service.settings import Settings
+
+    for flag, (field, typ, text) in OPTIONS.items():
+        default = Settings.model_fields[field].default
+        p.add_argument(flag, type=typ, default=None, dest=field,
+                       help=f"{text} (env SENTIMENT_{field.upper()}; default: {default})")
+    p.add_argument("--no-access-log", action="store_true",
+                   help="turn off per-request access log lines (env SENTIMENT_ACCESS_LOG=false)")
+
+
+def child_env(args: argparse.Namespace) -> dict[str, str]:
+    """The environment for `bentoml serve`: ours plus SENTIMENT_* for every option given."""
+    env = dict(os.environ)
+    for field, _typ, _text in OPTIONS.values():
+        value = getattr(args, field, None)
+        if value is not None:
+            env[f"SENTIMENT_{field.upper()}"] = str(value)
+    if getattr(args, "no_access_log", False):
+        env["SENTIMENT_ACCESS_LOG"] = "false"
+    env.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    return env
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
+    from service.bundle import load_bundle
+    from service.launcher import REPO_ROOT, bentoml_command
+    from service.settings import Settings
+
+    env = child_env(args)
+    os.environ.update(env)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ValueError(f"bad setting {err['loc'][0]}: {err['msg']}") from None
+    bundle = load_bundle(settings.model_dir)  # BundleError (a RuntimeError) -> one line, exit 2
+    shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
+    print(f"serving {bundle.name} ({bundle.version}) from {settings.model_dir}")
+    print(f"API docs: http://{shown}:{settings.port}/  (OpenAPI: /docs.json)", flush=True)
+    cmd = bentoml_command(settings.port, settings.host)
+    os.chdir(REPO_ROOT)
+    os.execve(cmd[0], cmd, env)  # replaces this process: signals reach bentoml directly
+    return 0  # not reached
