@@ -1,0 +1,1 @@
+"""Locust load tests, the SLO runner and its report (see `sentiment loadtest`)."""

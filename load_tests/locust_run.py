@@ -1,0 +1,137 @@
+"""Run Locust headless as a bounded subprocess against a loopback host and measure the CPU split.
+
+On 2 cores the load generator competes with the server for CPU, so every run records the CPU
+seconds used by Locust (exact, from the reaped child's rusage), by the server's process tree
+(psutil, when its pid is known) and by the whole machine (other work included).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import resource
+import subprocess
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+log = logging.getLogger(__name__)
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def require_loopback(url: str) -> str:
+    """Return the URL without a trailing slash, or raise if it is not http(s) on loopback."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(f"--host {url!r} must look like http://127.0.0.1:PORT")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ValueError(f"refusing to load {host!r}: load tests only target loopback "
+                         "(127.0.0.0/8, ::1, localhost)")
+    return url.rstrip("/")
+
+
+@dataclass
+class LocustSpec:
+    """One bounded headless Locust run."""
+
+    host: str
+    out_dir: Path
+    name: str
+    users: int
+    spawn_rate: float
+    run_time_s: int
+    pace: float = 0.0
+    max_requests: int = 200_000
+    single_weight: int = 3
+    batch_weight: int = 1
+    batch_size: int = 8
+    health: bool = False
+    texts_file: Path | None = None
+    extra: list[str] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> Path:
+        return self.out_dir / self.name
+
+    def command(self) -> list[str]:
+        """The locust command line for this run."""
+        p = self.prefix
+        cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
+               "--host", require_loopback(self.host), "-u", str(self.users),
+               "-r", f"{self.spawn_rate:g}", "-t", f"{self.run_time_s}s", "--stop-timeout", "5",
+               "--csv", str(p), "--csv-full-history", "--html", f"{p}.html", "--only-summary",
+               "--loglevel", "WARNING", "--exit-code-on-error", "0",
+               "--pace", f"{self.pace:g}", "--max-requests", str(self.max_requests),
+               "--single-weight", str(self.single_weight), "--batch-weight", str(self.batch_weight),
+               "--batch-size", str(self.batch_size), "--raw-log", f"{p}_raw.csv", *self.extra]
+        if self.texts_file:
+            cmd += ["--texts-file", str(self.texts_file)]
+        return cmd + ["PredictUser"] + (["HealthUser"] if self.health else [])
+
+
+def _tree_cpu(pid: int | None) -> float:
+    """CPU seconds (user+system) of a process and all its live descendants; 0 if unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            continue
+    return total
+
+
+def _busy_cpu() -> float:
+    t = psutil.cpu_times()
+    return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
+
+
+def run_locust(spec: LocustSpec, server_pid: int | None = None) -> dict:
+    """Run Locust to completion (killed if it overruns); return paths, exit code, CPU split."""
+    spec.out_dir.mkdir(parents=True, exist_ok=True)
+    cmd = spec.command()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
+                                                                      os.environ.get("PYTHONPATH")]))}
+    before = (resource.getrusage(resource.RUSAGE_CHILDREN), _tree_cpu(server_pid), _busy_cpu(),
+              time.monotonic())
+    log.info("locust %s: %d users, %ss", spec.name, spec.users, spec.run_time_s)
+    with open(f"{spec.prefix}_locust.log", "w", encoding="utf-8") as logf:
+        proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        try:
+            rc = proc.wait(timeout=spec.run_time_s + 60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = proc.wait()
+            raise RuntimeError(f"locust run {spec.name} overran {spec.run_time_s + 60}s; "
+                               "killed") from None
+    after = (resource.getrusage(resource.RUSAGE_CHILDREN), _tree_cpu(server_pid), _busy_cpu(),
+             time.monotonic())
+    wall = after[3] - before[3]
+    locust_cpu = (after[0].ru_utime + after[0].ru_stime) - (before[0].ru_utime + before[0].ru_stime)
+    server_cpu = after[1] - before[1] if server_pid else float("nan")
+    busy = after[2] - before[2]
+    if rc != 0 or not Path(f"{spec.prefix}_stats.csv").exists():
+        tail = Path(f"{spec.prefix}_locust.log").read_text(encoding="utf-8", errors="replace")
+        raise RuntimeError(f"locust run {spec.name} failed (exit {rc}): {tail.strip()[-400:]}")
+    cpu = {"wall_s": wall, "locust_cores": locust_cpu / wall, "server_cores": server_cpu / wall,
+           "machine_busy_cores": busy / wall, "cores": psutil.cpu_count() or 0}
+    return {"spec": spec, "prefix": spec.prefix, "returncode": rc, "cpu": cpu,
+            "command": cmd}

@@ -1,0 +1,187 @@
+"""Locust users for the sentiment service: real test-split texts, 1-text and multi-text requests.
+
+Run it through `sentiment loadtest` (which starts the server, bounds the run and checks SLOs), or
+by hand against a loopback server::
+
+    .venv/bin/locust -f load_tests/locustfile.py --headless -u 8 -r 8 -t 20s \
+        --host http://127.0.0.1:3000 PredictUser
+
+Options added to Locust's command line (all optional):
+  --texts-file     fixture of texts (default load_tests/data/test_texts.json)
+  --single-weight  relative weight of 1-text requests (default 3)
+  --batch-weight   relative weight of multi-text requests (default 1)
+  --batch-size     multi-text requests send 2..N texts (default 8)
+  --pace           per-user requests/s via constant_throughput; 0 = closed loop, no wait
+  --max-requests   stop the run after this many requests (0 = no bound beyond --run-time)
+  --raw-log        write every request's unrounded latency to this CSV at the end
+
+`PredictUser` sends POST /predict; `HealthUser` (tag "health", one user, 2 checks/s) probes
+/livez and /readyz. A response is a failure, with the reason, unless it is HTTP 200 with one
+well-formed result per text sent.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import random
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, constant_throughput, events, tag, task
+from locust.user.wait_time import constant_pacing
+
+from load_tests.make_fixture import DEFAULT_OUT, load_texts
+
+log = logging.getLogger(__name__)
+
+TEXTS: list[str] = []
+LABELS: set[str] = set()
+RAW: list[tuple[float, float, str, int, str]] = []
+STATE: dict[str, Any] = {"count": 0, "stopping": False}
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser: Any) -> None:
+    parser.add_argument("--texts-file", default=str(DEFAULT_OUT), help="fixture of texts")
+    parser.add_argument("--single-weight", type=int, default=3, help="weight of 1-text requests")
+    parser.add_argument("--batch-weight", type=int, default=1, help="weight of multi-text requests")
+    parser.add_argument("--batch-size", type=int, default=8, help="multi-text requests send 2..N")
+    parser.add_argument("--pace", type=float, default=0.0, help="per-user requests/s (0: no wait)")
+    parser.add_argument("--max-requests", type=int, default=0, help="stop after N requests")
+    parser.add_argument("--raw-log", default="", help="CSV of unrounded latencies")
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    """Load the texts and set the task mix from the options (once per Locust process)."""
+    opts = environment.parsed_options
+    if opts is None:
+        return
+    weights = (opts.single_weight, opts.batch_weight)
+    if min(weights) < 0 or sum(weights) == 0:
+        raise ValueError("--single-weight/--batch-weight must be >= 0 and not both 0")
+    if opts.batch_size < 2:
+        raise ValueError("--batch-size must be >= 2")
+    TEXTS[:] = load_texts(Path(opts.texts_file))
+    PredictUser.tasks = ([PredictUser.predict_one] * opts.single_weight
+                         + [PredictUser.predict_batch] * opts.batch_weight)
+
+
+@events.request.add_listener
+def _on_request(name: str, response_time: float, exception: Exception | None,
+                context: dict, start_time: float | None = None, **_: Any) -> None:
+    """Keep the unrounded latency and enforce the request bound."""
+    RAW.append((start_time or 0.0, float(response_time), name, int(context.get("texts", 0)),
+                "" if exception is None else str(exception)[:200]))
+    STATE["count"] += 1
+    env = STATE.get("env")
+    limit = env.parsed_options.max_requests if env is not None else 0
+    if limit and STATE["count"] >= limit and not STATE["stopping"]:
+        STATE["stopping"] = True
+        log.warning("request bound %d reached: stopping", limit)
+        gevent.spawn(env.runner.quit)
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Any, **_: Any) -> None:
+    STATE["env"] = environment
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Any, **_: Any) -> None:
+    """Write the raw latency log (start_time, latency_ms, name, texts, error)."""
+    path = environment.parsed_options.raw_log if environment.parsed_options else ""
+    if not path:
+        return
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["start_time", "latency_ms", "name", "texts", "error"])
+        writer.writerows(RAW)
+
+
+def check_predict(status: int, body: bytes | None, n_texts: int) -> str | None:
+    """Return why a /predict response is bad, or None when it is a good answer."""
+    if status != 200:
+        return f"HTTP {status}: {(body or b'')[:160].decode('utf-8', 'replace')}"
+    try:
+        data = json.loads(body or b"")
+    except ValueError:
+        return "response is not JSON"
+    results = data.get("results") if isinstance(data, dict) else None
+    if not isinstance(results, list) or len(results) != n_texts:
+        got = len(results) if isinstance(results, list) else "no"
+        return f"expected {n_texts} results, got {got}"
+    for res in results:
+        if not isinstance(res, dict):
+            return "result is not an object"
+        label, score = res.get("label"), res.get("score")
+        if not isinstance(label, str) or (LABELS and label not in LABELS):
+            return f"bad label {label!r}"
+        if not isinstance(score, int | float) or not 0.0 <= score <= 1.0:
+            return f"bad score {score!r}"
+    return None
+
+
+class PredictUser(FastHttpUser):
+    """Sends POST /predict with 1 text or 2..batch-size texts, by the configured weights."""
+
+    network_timeout = 30.0
+    connection_timeout = 5.0
+
+    def wait_time(self) -> float:
+        pace = self.environment.parsed_options.pace if self.environment.parsed_options else 0.0
+        if pace <= 0:
+            return 0.0
+        if not hasattr(self, "_pacer"):
+            self._pacer = constant_pacing(1.0 / pace)
+        return self._pacer(self)
+
+    def on_start(self) -> None:
+        """Spread users over time under pacing and learn the label set once."""
+        if not LABELS:
+            with self.client.get("/model", name="/model", catch_response=True) as resp:
+                labels = (resp.json() or {}).get("labels") if resp.status_code == 200 else None
+                if isinstance(labels, list) and labels:
+                    LABELS.update(str(x) for x in labels)
+        pace = self.environment.parsed_options.pace if self.environment.parsed_options else 0.0
+        if pace > 0:
+            gevent.sleep(random.random() / pace)
+
+    def _predict(self, texts: list[str]) -> None:
+        payload = {"text": texts[0]} if len(texts) == 1 else {"texts": texts}
+        with self.client.post("/predict", json=payload, name="/predict", catch_response=True,
+                              context={"texts": len(texts)}) as resp:
+            reason = check_predict(resp.status_code, resp.content, len(texts))
+            if reason:
+                resp.failure(reason)
+            else:
+                resp.success()
+
+    @task
+    def predict_one(self) -> None:
+        self._predict([random.choice(TEXTS)])
+
+    @task
+    def predict_batch(self) -> None:
+        size = random.randint(2, self.environment.parsed_options.batch_size)
+        self._predict(random.sample(TEXTS, min(size, len(TEXTS))))
+
+
+class HealthUser(FastHttpUser):
+    """One prober hitting /livez and /readyz twice a second (select it by class name)."""
+
+    fixed_count = 1
+    wait_time = constant_throughput(2)
+
+    @tag("health")
+    @task
+    def livez(self) -> None:
+        self.client.get("/livez", name="/livez")
+
+    @tag("health")
+    @task
+    def readyz(self) -> None:
+        self.client.get("/readyz", name="/readyz")

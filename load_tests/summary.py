@@ -1,0 +1,105 @@
+"""One-screen text summaries of each mode, and the charts that go with them."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from load_tests.report import _fmt, cpu_line, latency_table, per_second, plot
+from load_tests.slo import Check, check
+
+
+def steady_line(run: dict) -> str:
+    s = run["steady"]
+    return (f"steady window: {s['count']} requests in {s['window_s']:.1f}s = {s['rps']:.1f} req/s "
+            f"({s['texts_per_s']:.1f} texts/s); exact p50 {_fmt(s['p50_ms'])} p95 "
+            f"{_fmt(s['p95_ms'])} p99 {_fmt(s['p99_ms'])} max {_fmt(s.get('max_ms'))} ms")
+
+
+def run_block(run: dict) -> list[str]:
+    """Latency table (Locust / exact / server), steady window, sizes, failures, CPU."""
+    lines = [latency_table(run["locust"], run["client_all"], run["server"]), steady_line(run)]
+    sizes = ", ".join(f"{k}: n={v['count']} p50 {v['p50_ms']:.2f} p99 {v['p99_ms']:.2f} ms"
+                      for k, v in run["by_size"].items())
+    lines.append(f"by request size: {sizes}")
+    mb = run["server"].get("mean_batch_texts", math.nan)
+    lines.append(f"server mean adaptive batch: {_fmt(mb)} texts per model call")
+    reasons = run["steady"]["failure_reasons"] or run["client_all"]["failure_reasons"]
+    if reasons:
+        lines.append("failures: " + "; ".join(f"{n} x {r}" for r, n in reasons.items()))
+    lines.append(cpu_line(run["cpu"]))
+    return lines
+
+
+def checks_block(checks: list[Check], extra_fail: str | None = None) -> tuple[list[str], bool]:
+    ok = all(c.ok for c in checks) and extra_fail is None
+    lines = ["SLO checks:"] + ["  " + c.line() for c in checks]
+    if extra_fail:
+        lines.append(f"  {extra_fail}")
+    lines.append(f"VERDICT: {'PASS' if ok else 'FAIL'}")
+    return lines, ok
+
+
+def smoke_summary(result: dict, slo: dict) -> tuple[str, bool]:
+    run = result["run"]
+    other = run["other_failures"]
+    lines = ["== smoke run =="] + run_block(run)
+    block, ok = checks_block(check(slo, run["steady"]),
+                             f"{other} failed health/model requests" if other else None)
+    return "\n".join(lines + block), ok
+
+
+def capacity_summary(result: dict, slo: dict) -> tuple[str, bool]:
+    head = (f"{'users':>5} {'req/s':>8} {'texts/s':>8} {'p50':>7} {'p95':>7} {'p99':>8} "
+            f"{'fail':>5} {'srv p99':>8} {'batch':>6} {'cpu srv/lc':>11}")
+    lines = ["== capacity (closed loop, no wait; exact client ms) ==", head]
+    for st in result["steps"]:
+        s, srv, cpu = st["steady"], st["server"], st["cpu"]
+        lines.append(f"{st['users']:>5} {s['rps']:>8.1f} {s['texts_per_s']:>8.1f} "
+                     f"{s['p50_ms']:>7.2f} {s['p95_ms']:>7.2f} {s['p99_ms']:>8.2f} "
+                     f"{s['failures']:>5} {_fmt(srv.get('p99_ms')):>8} "
+                     f"{_fmt(srv.get('mean_batch_texts'), 1):>6} "
+                     f"{_fmt(cpu['server_cores'])}/{_fmt(cpu['locust_cores']):>5}")
+    lines.append(f"stopped: {result['stop_reason']}")
+    lines.append(f"CAPACITY: {result['capacity_rps']:.1f} req/s at {result['capacity_users']} "
+                 f"users within p99 <= {_fmt(slo.get('p99_ms'))} ms")
+    best = max((s for s in result["steps"] if s["users"] == result["capacity_users"]),
+               key=lambda s: s["steady"]["rps"], default=None)
+    stats = best["steady"] if best else {"count": 0}
+    block, ok = checks_block(check(slo, stats), None if best else "no step met the gates")
+    return "\n".join(lines + block), ok
+
+
+def latency_summary(result: dict, slo: dict) -> tuple[str, bool]:
+    run = result["run"]
+    valid = result["valid"]
+    lines = ["== latency at load (paced users, constant_throughput) ==",
+             f"target {result['target_rps']:.1f} req/s with {result['users']} users x "
+             f"{result['per_user_rps']:.2f}/s; achieved {result['achieved_rps']:.1f} req/s "
+             f"(short by {100 * result['shortfall']:.1f}%) -> "
+             f"{'valid' if valid else 'INVALID (more than 5% short: the server fell behind)'}"]
+    lines += run_block(run)
+    block, ok = checks_block(check(slo, run["steady"]),
+                             None if valid else "run INVALID: achieved rate > 5% below target")
+    return "\n".join(lines + block), ok
+
+
+def chart_run(run: dict, path: Path, title: str, target: float | None = None) -> Path:
+    return plot(per_second(run["rows"]), path, title, target_rps=target)
+
+
+def chart_capacity(result: dict, path: Path) -> Path:
+    """Every step's per-second series laid end to end, with a mark at each step."""
+    parts, marks, offset = [], [], 0.0
+    for st in result["steps"]:
+        ser = per_second(st["rows"])
+        if not ser["t"].size:
+            continue
+        marks.append((offset, f"{st['users']}u"))
+        parts.append({k: (v + offset if k == "t" else v) for k, v in ser.items()})
+        offset += ser["t"][-1] + 1.0
+    joined = {k: np.concatenate([p[k] for p in parts]) if parts else np.array([])
+              for k in ("t", "rps", "p50", "p95", "p99")}
+    return plot(joined, path, f"capacity: {result['capacity_rps']:.0f} req/s", marks=marks)
