@@ -119,16 +119,18 @@ def prepare(cfg: ScoreConfig) -> Context:
 
 
 def _engine(ctx: Context) -> None:
+    """Run the chosen engine; the driver-side Predictor also formats results for Ray."""
+    from service.runtime import Predictor, RuntimeOptions
+
+    ctx.predictor = Predictor(ctx.bundle, RuntimeOptions(intra_op_threads=ctx.config.threads))
     if ctx.config.engine == "ray":
         from scoring.ray_engine import run_ray
 
         run_ray(ctx)
-        return
-    from scoring.engine import run_local
-    from service.runtime import Predictor, RuntimeOptions
+    else:
+        from scoring.engine import run_local
 
-    ctx.predictor = Predictor(ctx.bundle, RuntimeOptions(intra_op_threads=ctx.config.threads))
-    run_local(ctx)
+        run_local(ctx)
 
 
 def run_job(cfg: ScoreConfig) -> dict:
