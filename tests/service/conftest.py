@@ -1,0 +1,66 @@
+"""Session-scoped real servers for the service tests: started once, in parallel, reused.
+
+- ``server``: `bentoml serve` with auth off and small limits (so limit tests send little data).
+- ``auth_server``: started through `sentiment serve` with SENTIMENT_API_KEY set.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from service.launcher import ServiceProcess, free_port
+
+API_KEY = "test-key-0123456789"
+SMALL_LIMITS = {"SENTIMENT_MAX_TEXTS": "8", "SENTIMENT_MAX_CHARS": "300",
+                "SENTIMENT_MAX_BODY_BYTES": "4096"}
+
+
+def sentiment_serve_command(port: int) -> list[str]:
+    exe = Path(sys.executable).with_name("sentiment")
+    return [str(exe), "serve", "--port", str(port), "--no-access-log"]
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[dict[str, ServiceProcess]]:
+    """Both servers, spawned together so their start-up overlaps, stopped at session end."""
+    port = free_port()
+    procs = {
+        "plain": ServiceProcess({**SMALL_LIMITS, "SENTIMENT_MAX_BATCH_SIZE": "32"}),
+        "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY}, port=port,
+                               command=sentiment_serve_command(port)),
+    }
+    try:
+        for p in procs.values():
+            p.start()
+        for p in procs.values():
+            p.wait_ready(120)
+        yield procs
+    finally:
+        for p in procs.values():
+            p.stop()
+
+
+@pytest.fixture(scope="session")
+def api_key() -> str:
+    return API_KEY
+
+
+@pytest.fixture(scope="session")
+def server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
+    return servers["plain"]
+
+
+@pytest.fixture(scope="session")
+def auth_server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
+    return servers["auth"]
+
+
+@pytest.fixture()
+def client(server: ServiceProcess) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        yield c

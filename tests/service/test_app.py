@@ -1,0 +1,199 @@
+"""The HTTP service against a real `bentoml serve` process: API, errors, batching, consistency."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pickle
+import random
+import shutil
+
+import httpx
+import numpy as np
+import pytest
+
+from service.launcher import ServiceProcess, ServiceStartError
+from service.metrics import histogram, samples
+from service.runtime import Predictor
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+WORDS = ["great", "awful", "moving", "boring", "the", "film", "plot", "acting", "superb",
+         "dull", "a", "story", "with", "charming", "weak", "not", "very", "funny", "!"]
+
+
+def random_texts(rng: random.Random, n: int) -> list[str]:
+    return [" ".join(rng.choices(WORDS, k=rng.randint(1, 40))) for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def predictor(default_bundle) -> Predictor:
+    return Predictor(default_bundle)
+
+
+def assert_matches(results: list[dict], texts: list[str], predictor: Predictor) -> None:
+    """Every result equals the runtime's own prediction for its text within 1e-6."""
+    expected = predictor.predict_proba(texts)
+    assert len(results) == len(texts)
+    for res, row in zip(results, expected, strict=True):
+        got = np.array([res["scores"][label] for label in predictor.labels])
+        np.testing.assert_allclose(got, row, atol=1e-6, rtol=0)
+        assert res["label"] == predictor.labels[int(np.argmax(row))]
+        assert res["score"] == pytest.approx(max(res["scores"].values()), abs=1e-12)
+
+
+def test_predict_texts(client, predictor, default_bundle):
+    texts = ["A moving, beautifully acted film.", "Dull, tedious and far too long.", "ok"]
+    r = client.post("/predict", json={"texts": texts})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    card = json.loads((default_bundle / "card.json").read_text())
+    assert body["model"] == card["name"] and body["version"] == card["version"]
+    assert set(body["results"][0]) == {"label", "score", "scores"}
+    assert_matches(body["results"], texts, predictor)
+
+
+def test_single_text_form_equals_list_form(client):
+    one = client.post("/predict", json={"text": "a superb, charming story"}).json()
+    many = client.post("/predict", json={"texts": ["a superb, charming story"]}).json()
+    assert len(one["results"]) == 1
+    assert one == many
+
+
+def test_json_with_charset_is_accepted(client):
+    r = client.post("/predict", content=b'{"text": "fine"}',
+                    headers={"content-type": "application/json; charset=utf-8"})
+    assert r.status_code == 200, r.text
+
+
+def test_model_card_summary(client, default_bundle):
+    card = json.loads((default_bundle / "card.json").read_text())
+    body = client.get("/model").json()
+    assert body["labels"] == card["labels"] and body["version"] == card["version"]
+    assert body["limits"] == {"max_texts": 8, "max_chars": 300, "max_body_bytes": 4096,
+                              "max_tokens": card["max_tokens"]}
+    assert "metrics" in body or "metrics" not in card
+
+
+def test_health_metrics_and_docs(client):
+    assert client.get("/livez").status_code == 200
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/metrics").status_code == 200
+    spec = client.get("/docs.json").json()
+    post = spec["paths"]["/predict"]["post"]
+    assert "example" in post["requestBody"]["content"]["application/json"]["schema"]
+    assert "example" in post["responses"]["200"]["content"]["application/json"]["schema"]
+
+
+BAD = [
+    # (name, body bytes, content type, status, words in the error)
+    ("invalid json", b'{"texts": [', "application/json", 400, "invalid JSON"),
+    ("empty body", b"", "application/json", 400, "empty request body"),
+    ("bad utf-8", b'{"text": "\xff\xfe"}', "application/json", 400, "UTF-8"),
+    ("deep nesting", b"[" * 3000, "application/json", 400, "invalid JSON"),
+    ("array", b'["a"]', "application/json", 422, "got array"),
+    ("null", b"null", "application/json", 422, "got null"),
+    ("empty list", b'{"texts": []}', "application/json", 422, "texts is empty"),
+    ("texts not list", b'{"texts": "abc"}', "application/json", 422, "array of strings"),
+    ("null item", b'{"texts": ["a", null]}', "application/json", 422, "texts[1]"),
+    ("number item", b'{"texts": ["a", 3]}', "application/json", 422, "got number"),
+    ("text null", b'{"text": null}', "application/json", 422, "text must be a string"),
+    ("both forms", b'{"text": "a", "texts": ["b"]}', "application/json", 422, "exactly one"),
+    ("unknown field", b'{"txt": "a"}', "application/json", 422, "unknown field"),
+    ("whitespace text", b'{"text": " \\n\\t "}', "application/json", 422, "whitespace-only"),
+    ("empty item", b'{"texts": ["ok", ""]}', "application/json", 422, "texts[1] is empty"),
+    ("too many texts", json.dumps({"texts": ["a"] * 9}).encode(), "application/json", 413,
+     "max_texts"),
+    ("text too long", json.dumps({"text": "a" * 301}).encode(), "application/json", 413,
+     "max_chars"),
+    ("body too big", json.dumps({"text": "a" * 5000}).encode(), "application/json", 413,
+     "max_body_bytes"),
+    ("plain text", b"great movie", "text/plain", 415, "application/json"),
+    ("form", b"text=great", "application/x-www-form-urlencoded", 415, "application/json"),
+    ("pickle", pickle.dumps({"texts": ["a"]}), "application/vnd.bentoml+pickle", 415,
+     "vnd.bentoml+pickle"),
+]
+
+
+@pytest.mark.parametrize("name,body,ctype,status,words", BAD, ids=[b[0] for b in BAD])
+def test_bad_input_is_a_clear_4xx(client, name, body, ctype, status, words):
+    r = client.post("/predict", content=body, headers={"content-type": ctype})
+    assert r.status_code == status, r.text
+    err = r.json()
+    assert isinstance(err, dict) and words in json.dumps(err), err
+
+
+def test_streamed_body_is_counted_not_trusted(client):
+    """A chunked body with no Content-Length is cut off at the byte limit."""
+    def chunks():
+        yield b'{"texts": ["'
+        for _ in range(20):
+            yield b"x" * 500
+        yield b'"]}'
+
+    r = client.post("/predict", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and r.json()["limit"] == "max_body_bytes"
+
+
+async def _fire(url: str, bodies: list[dict]) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=len(bodies))
+    async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as ac:
+        return await asyncio.gather(*(ac.post("/predict", json=b) for b in bodies))
+
+
+def test_concurrent_mixed_requests_batch_and_match_runtime(server, client, predictor):
+    """Concurrent requests of 1-6 texts: batches > 1 form, each answer is its own, exact."""
+    for _ in range(12):  # let BentoML's dispatcher finish its warm-up/training phase
+        client.post("/predict", json={"text": "warm up"})
+    rng = random.Random(7)
+    bodies = [{"texts": random_texts(rng, rng.randint(1, 6))} for _ in range(48)]
+    bodies += [{"text": t} for t in random_texts(rng, 16)]
+    responses = asyncio.run(_fire(server.url, bodies))
+    for body, r in zip(bodies, responses, strict=True):
+        assert r.status_code == 200, r.text
+        assert_matches(r.json()["results"], body.get("texts") or [body["text"]], predictor)
+    hist = histogram(client.get("/metrics").text, "bentoml_service_adaptive_batch_size")
+    assert hist["count"] > 0
+    assert hist["count"] - hist["buckets"][1.0] > 0, f"no batch larger than 1 text: {hist}"
+
+
+def test_service_metrics(client):
+    client.post("/predict", json={"texts": ["great", "awful"]})
+    text = client.get("/metrics").text
+    labels = {s["labels"].get("label") for s in samples(text, "sentiment_predictions_total")}
+    assert labels & {"positive", "negative"}
+    assert histogram(text, "sentiment_text_length_chars")["count"] >= 2
+    assert histogram(text, "sentiment_inference_seconds")["count"] >= 1
+
+
+def test_access_log_is_switchable(server, auth_server):
+    assert "path=/predict" in server.output_tail(400)
+    with httpx.Client(base_url=auth_server.url) as c:
+        c.post("/predict", json={"text": "x"}, headers={"authorization": "Bearer nope"})
+    assert "path=/predict" not in auth_server.output_tail(400)
+
+
+def test_api_key(auth_server, api_key):
+    good = {"authorization": f"Bearer {api_key}"}
+    with httpx.Client(base_url=auth_server.url, timeout=30) as c:
+        for headers in ({}, {"authorization": "Bearer wrong"}, {"authorization": api_key}):
+            r = c.post("/predict", json={"text": "good"}, headers=headers)
+            assert r.status_code == 401 and "API key" in r.json()["error"]
+            assert c.get("/model", headers=headers).status_code == 401
+        assert c.post("/predict", json={"text": "good"}, headers=good).status_code == 200
+        assert c.get("/model", headers=good).status_code == 200
+        for path in ("/livez", "/readyz", "/metrics"):
+            assert c.get(path).status_code == 200
+    assert f"API docs: {auth_server.url}/" in auth_server.output_tail(400)
+
+
+def test_tampered_bundle_exits_non_zero_never_ready(default_bundle, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(default_bundle, bad)
+    with open(bad / "model.onnx", "ab") as fh:
+        fh.write(b"\0")
+    proc = ServiceProcess({"SENTIMENT_MODEL_DIR": str(bad)}, ready_timeout=60)
+    with pytest.raises(ServiceStartError, match="sha256"):
+        with proc:
+            pass
+    assert proc.proc.returncode not in (0, None)

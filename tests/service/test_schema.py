@@ -1,0 +1,40 @@
+"""Request-body validation (no server): every mistake maps to a RequestError with a status."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.schema import Limits, RequestError, parse_body, texts_from_payload
+
+LIMITS = Limits(max_texts=3, max_chars=10, max_body_bytes=1000)
+
+
+def test_both_forms_give_texts_in_order():
+    assert parse_body(b'{"texts": ["b", "a", "c"]}', LIMITS) == ["b", "a", "c"]
+    assert parse_body(b'{"text": "only"}', LIMITS) == ["only"]
+
+
+@pytest.mark.parametrize("payload,status,field", [
+    ({"texts": ["a", "b", "c", "d"]}, 413, "texts"),
+    ({"texts": ["a", "x" * 11]}, 413, "texts[1]"),
+    ({"texts": ["a", "\t "]}, 422, "texts[1]"),
+    ({"texts": [True]}, 422, "texts[0]"),
+    ({"texts": {"a": 1}}, 422, "texts"),
+    ({"text": ["a"]}, 422, "text"),
+])
+def test_item_errors_name_the_field(payload, status, field):
+    with pytest.raises(RequestError) as info:
+        texts_from_payload(payload, LIMITS)
+    assert info.value.status == status
+    assert info.value.body()["field"] == field
+
+
+def test_limit_errors_name_the_limit():
+    with pytest.raises(RequestError) as info:
+        texts_from_payload({"texts": ["a"] * 4}, LIMITS)
+    assert info.value.body() | {"error": ""} == {"error": "", "field": "texts",
+                                                  "limit": "max_texts", "max": 3}
+
+
+def test_text_at_the_char_limit_is_accepted():
+    assert texts_from_payload({"text": "x" * 10}, LIMITS) == ["x" * 10]

@@ -1,0 +1,43 @@
+"""Settings: SENTIMENT_* environment, documented defaults, and the BentoML config they imply."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from service.settings import DEFAULT_MODEL_DIR, Settings
+
+
+def test_defaults_are_documented_and_serve_the_shipped_bundle(monkeypatch):
+    for key in list(__import__("os").environ):
+        if key.startswith("SENTIMENT_"):
+            monkeypatch.delenv(key)
+    s = Settings()
+    assert s.model_dir == DEFAULT_MODEL_DIR and (DEFAULT_MODEL_DIR / "card.json").is_file()
+    assert (s.max_texts, s.max_chars, s.max_body_bytes) == (64, 5000, 1_000_000)
+    assert s.api_key is None and s.api_key_bytes() is None
+    for name, field in Settings.model_fields.items():
+        assert field.description, f"{name} has no description"
+
+
+def test_env_prefix_and_service_config(monkeypatch):
+    monkeypatch.setenv("SENTIMENT_WORKERS", "2")
+    monkeypatch.setenv("SENTIMENT_ACCESS_LOG", "false")
+    monkeypatch.setenv("SENTIMENT_MAX_CONCURRENCY", "50")
+    monkeypatch.setenv("SENTIMENT_API_KEY", "k1")
+    s = Settings()
+    cfg = s.service_config()
+    assert cfg["workers"] == 2 and cfg["traffic"]["max_concurrency"] == 50
+    assert cfg["logging"]["access"]["enabled"] is False
+    assert s.api_key_bytes() == b"k1" and "k1" not in repr(s)
+
+
+def test_blank_api_key_means_auth_off(monkeypatch):
+    monkeypatch.setenv("SENTIMENT_API_KEY", "  ")
+    assert Settings().api_key_bytes() is None
+
+
+def test_bad_values_are_rejected(monkeypatch):
+    monkeypatch.setenv("SENTIMENT_MAX_BATCH_SIZE", "1")
+    with pytest.raises(pydantic.ValidationError):
+        Settings()
