@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from scoring.readers import Row
+from scoring.rows import Row
 from scoring.writers import OutputFormat, write_rejected
 
 _DONE = object()

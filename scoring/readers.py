@@ -13,26 +13,15 @@ import csv
 import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from scoring.rows import RAW_EXCERPT, Row, excerpt, make_row
 
 FORMATS = ("csv", "jsonl", "parquet")
 EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet",
               ".pq": "parquet"}
-RAW_EXCERPT = 200
 _BOM = b"\xef\xbb\xbf"
-
-
-@dataclass(slots=True)
-class Row:
-    """One input record: 1-based line (row index for Parquet), id, text, or why it is bad."""
-
-    line: int
-    rid: Any
-    text: str | None
-    reason: str | None = None
-    raw: str | None = None
 
 
 def detect_format(path: Path, explicit: str | None = None, role: str = "input") -> str:
@@ -48,59 +37,13 @@ def detect_format(path: Path, explicit: str | None = None, role: str = "input") 
     return fmt
 
 
-def _valid_unicode(value: str) -> bool:
-    if value.isascii():
-        return True
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _excerpt(value: str) -> str:
-    """A printable, valid-UTF-8 excerpt of a raw record for the quarantine file."""
-    clean = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return clean[:RAW_EXCERPT]
-
-
-def text_problem(value: Any) -> str | None:
-    """Why ``value`` cannot be scored as a text, or None if it can."""
-    if value is None:
-        return "missing text"
-    if not isinstance(value, str):
-        return f"text is not a string (got {type(value).__name__})"
-    if not _valid_unicode(value):
-        return "text holds undecodable bytes (not valid UTF-8)"
-    if not value.strip():
-        return "empty text"
-    return None
-
-
-def id_problem(value: Any) -> str | None:
-    """Why ``value`` cannot serve as a row id, or None if it can."""
-    if value is None or value == "":
-        return "missing id"
-    if not isinstance(value, str | int | float | bool):
-        return f"id is not a scalar (got {type(value).__name__})"
-    if isinstance(value, str) and not _valid_unicode(value):
-        return "id holds undecodable bytes (not valid UTF-8)"
-    return None
-
-
-def make_row(line: int, text: Any, rid: Any, id_col: str | None, raw: str) -> Row:
-    """A scorable row, or a rejected one carrying the first problem found."""
-    reason = text_problem(text) or (id_problem(rid) if id_col else None)
-    if reason:
-        return Row(line, rid if id_col and not id_problem(rid) else None, None, reason,
-                   _excerpt(raw))
-    return Row(line, rid if id_col else line, text)
-
-
 class _Reader:
     """Common state: path, columns, and how many bytes have been consumed (for progress)."""
 
     total_rows: int | None = None
+
+    def check(self) -> None:
+        """Raise a one-line error now if the file cannot be scored at all."""
 
     def __init__(self, path: Path, text_col: str, id_col: str | None) -> None:
         self.path, self.text_col, self.id_col = path, text_col, id_col
@@ -119,17 +62,31 @@ class _Reader:
 class CsvReader(_Reader):
     """CSV with a header row; undecodable bytes are detected per record (surrogateescape)."""
 
+    def check(self) -> None:
+        """Fail early on an empty file or a missing column."""
+        with open(self.path, "rb") as raw:
+            self._header(csv.reader(self._text(raw)))
+
+    @staticmethod
+    def _text(raw: io.BufferedReader) -> io.TextIOWrapper:
+        return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+    def _header(self, reader: Any) -> tuple[int, int, int | None]:
+        try:
+            header = next(reader, None)
+        except csv.Error as exc:
+            raise ValueError(f"{self.path}: unreadable CSV header ({exc})") from None
+        if header is None:
+            raise ValueError(f"{self.path}: empty CSV file (no header row)")
+        ti = self._index(header, self.text_col)
+        ii = self._index(header, self.id_col) if self.id_col else None
+        return len(header), ti, ii
+
     def rows(self) -> Iterator[Row]:
         with open(self.path, "rb") as raw:
             self._fh = raw
-            text = io.TextIOWrapper(raw, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            reader = csv.reader(text)
-            header = next(reader, None)
-            if header is None:
-                raise ValueError(f"{self.path}: empty CSV file (no header row)")
-            ti = self._index(header, self.text_col)
-            ii = self._index(header, self.id_col) if self.id_col else None
-            yield from self._records(reader, len(header), ti, ii)
+            reader = csv.reader(self._text(raw))
+            yield from self._records(reader, *self._header(reader))
 
     def _index(self, header: list[str], col: str) -> int:
         if col not in header:
@@ -152,7 +109,7 @@ class CsvReader(_Reader):
                 continue  # blank line: not a record
             if len(rec) != width:
                 yield Row(line, None, None, f"malformed CSV record: {len(rec)} fields, "
-                          f"header has {width}", _excerpt(",".join(rec)))
+                          f"header has {width}", excerpt(",".join(rec)))
                 continue
             yield make_row(line, rec[ti], rec[ii] if ii is not None else None, self.id_col,
                            ",".join(rec))
@@ -161,20 +118,25 @@ class CsvReader(_Reader):
 class JsonlReader(_Reader):
     """One JSON object per line; blank lines are skipped, undecodable lines quarantined."""
 
+    def check(self) -> None:
+        """Fail early if the first JSON object lacks a column (scans up to that object)."""
+        for _, obj in self._parsed():
+            if obj is not None:
+                self._check_columns(obj)
+                return
+
     def rows(self) -> Iterator[Row]:
-        checked = False
+        for row, _ in self._parsed():
+            yield row
+
+    def _parsed(self) -> Iterator[tuple[Row, dict | None]]:
         with open(self.path, "rb") as fh:
             self._fh = fh
             for line_no, raw in enumerate(fh, 1):
                 if line_no == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM):]
-                if not raw.strip():
-                    continue
-                row, obj = self._parse(line_no, raw)
-                if obj is not None and not checked:
-                    self._check_columns(obj)
-                    checked = True
-                yield row
+                if raw.strip():
+                    yield self._parse(line_no, raw)
 
     def _parse(self, line_no: int, raw: bytes) -> tuple[Row, dict | None]:
         try:
@@ -185,9 +147,9 @@ class JsonlReader(_Reader):
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
-            return Row(line_no, None, None, f"malformed JSON: {exc.msg}", _excerpt(text)), None
+            return Row(line_no, None, None, f"malformed JSON: {exc.msg}", excerpt(text)), None
         if not isinstance(obj, dict):
-            return Row(line_no, None, None, "not a JSON object", _excerpt(text)), None
+            return Row(line_no, None, None, "not a JSON object", excerpt(text)), None
         rid = obj.get(self.id_col) if self.id_col else None
         return make_row(line_no, obj.get(self.text_col), rid, self.id_col, text), obj
 
@@ -241,4 +203,6 @@ def open_reader(path: Path, fmt: str, text_col: str, id_col: str | None) -> _Rea
     except OSError as exc:
         raise ValueError(f"cannot read input {path}: {exc.strerror}") from None
     cls = {"csv": CsvReader, "jsonl": JsonlReader, "parquet": ParquetReader}[fmt]
-    return cls(path, text_col, id_col)
+    reader = cls(path, text_col, id_col)
+    reader.check()
+    return reader

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from scoring.readers import Row
+from scoring.rows import Row
 
 Scored = tuple[Any, dict]  # (id, {"label", "score", "scores"}) as from Predictor.to_results
 
