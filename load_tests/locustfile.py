@@ -15,7 +15,8 @@ Options added to Locust's command line (all optional):
   --max-requests   stop the run after this many requests (0 = no bound beyond --run-time)
   --raw-log        write every request's unrounded latency to this CSV at the end
 
-`PredictUser` sends POST /predict; `HealthUser` (tag "health", one user, 2 checks/s) probes
+`PredictUser` sends POST /predict (with `Authorization: Bearer $SENTIMENT_API_KEY` when that
+variable is set, as for the server); `HealthUser` (tag "health", one user, 2 checks/s) probes
 /livez and /readyz. A response is a failure, with the reason, unless it is HTTP 200 with one
 well-formed result per text sent.
 """
@@ -23,8 +24,8 @@ well-formed result per text sent.
 from __future__ import annotations
 
 import csv
-import json
 import logging
+import os
 import random
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,13 @@ import gevent
 from locust import FastHttpUser, constant_throughput, events, tag, task
 from locust.user.wait_time import constant_pacing
 
+from load_tests.checks import check_predict
 from load_tests.make_fixture import DEFAULT_OUT, load_texts
 
 log = logging.getLogger(__name__)
 
 TEXTS: list[str] = []
-LABELS: set[str] = set()
+LABELS: set[str] = set()  # filled from GET /model by the first user
 RAW: list[tuple[float, float, str, int, str]] = []
 STATE: dict[str, Any] = {"count": 0, "stopping": False}
 
@@ -102,29 +104,6 @@ def _on_quitting(environment: Any, **_: Any) -> None:
         writer.writerows(RAW)
 
 
-def check_predict(status: int, body: bytes | None, n_texts: int) -> str | None:
-    """Return why a /predict response is bad, or None when it is a good answer."""
-    if status != 200:
-        return f"HTTP {status}: {(body or b'')[:160].decode('utf-8', 'replace')}"
-    try:
-        data = json.loads(body or b"")
-    except ValueError:
-        return "response is not JSON"
-    results = data.get("results") if isinstance(data, dict) else None
-    if not isinstance(results, list) or len(results) != n_texts:
-        got = len(results) if isinstance(results, list) else "no"
-        return f"expected {n_texts} results, got {got}"
-    for res in results:
-        if not isinstance(res, dict):
-            return "result is not an object"
-        label, score = res.get("label"), res.get("score")
-        if not isinstance(label, str) or (LABELS and label not in LABELS):
-            return f"bad label {label!r}"
-        if not isinstance(score, int | float) or not 0.0 <= score <= 1.0:
-            return f"bad score {score!r}"
-    return None
-
-
 class PredictUser(FastHttpUser):
     """Sends POST /predict with 1 text or 2..batch-size texts, by the configured weights."""
 
@@ -140,9 +119,12 @@ class PredictUser(FastHttpUser):
         return self._pacer(self)
 
     def on_start(self) -> None:
-        """Spread users over time under pacing and learn the label set once."""
+        """Use the API key if one is set, learn the label set once, spread paced users."""
+        key = os.environ.get("SENTIMENT_API_KEY", "").strip()
+        self.auth = {"Authorization": f"Bearer {key}"} if key else {}
         if not LABELS:
-            with self.client.get("/model", name="/model", catch_response=True) as resp:
+            with self.client.get("/model", name="/model", headers=self.auth,
+                                 catch_response=True) as resp:
                 labels = (resp.json() or {}).get("labels") if resp.status_code == 200 else None
                 if isinstance(labels, list) and labels:
                     LABELS.update(str(x) for x in labels)
@@ -152,9 +134,9 @@ class PredictUser(FastHttpUser):
 
     def _predict(self, texts: list[str]) -> None:
         payload = {"text": texts[0]} if len(texts) == 1 else {"texts": texts}
-        with self.client.post("/predict", json=payload, name="/predict", catch_response=True,
-                              context={"texts": len(texts)}) as resp:
-            reason = check_predict(resp.status_code, resp.content, len(texts))
+        with self.client.post("/predict", json=payload, name="/predict", headers=self.auth,
+                              catch_response=True, context={"texts": len(texts)}) as resp:
+            reason = check_predict(resp.status_code, resp.content, len(texts), LABELS)
             if reason:
                 resp.failure(reason)
             else:

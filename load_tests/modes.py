@@ -103,6 +103,12 @@ def latency_users(rate: float, per_user_rate: float) -> int:
     return max(2, math.ceil(rate / per_user_rate))
 
 
+def rate_validity(target: float, achieved: float) -> tuple[float, bool]:
+    """(fraction the achieved rate fell short of the target, whether the run is valid)."""
+    shortfall = 1.0 - achieved / target
+    return shortfall, shortfall <= MAX_SHORTFALL + 1e-12
+
+
 def run_latency(plan: Plan, rate: float, duration_s: int, users: int) -> dict:
     """Paced users at `rate` requests/s in total; valid only if the achieved rate keeps up."""
     pace = rate / users
@@ -110,10 +116,10 @@ def run_latency(plan: Plan, rate: float, duration_s: int, users: int) -> dict:
     spec = plan.spec("latency", users, duration_s, spawn_rate=users / ramp_s, pace=pace)
     run = measure(spec, plan.server_pid, warmup_s=ramp_s + 1.0 / pace)
     achieved = run["steady"]["rps"]
-    shortfall = 1.0 - achieved / rate
+    shortfall, valid = rate_validity(rate, achieved)
     return {"mode": "latency", "run": run, "target_rps": rate, "users": users,
             "per_user_rps": pace, "achieved_rps": achieved, "shortfall": shortfall,
-            "valid": shortfall <= MAX_SHORTFALL}
+            "valid": valid}
 
 
 def run_smoke(plan: Plan, users: int = 4, duration_s: int = 10) -> dict:

@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from load_tests import modes, summary
 from load_tests.locust_run import require_loopback
+from load_tests.make_fixture import DEFAULT_OUT as DEFAULT_TEXTS
+from load_tests.make_fixture import load_texts
 from load_tests.slo import DEFAULT_SLO, load_slo
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,11 @@ def validate(opts: Options) -> None:
         raise ValueError("--rate must be > 0")
     if opts.model is not None and not (opts.model / "card.json").is_file():
         raise FileNotFoundError(f"no model bundle at {opts.model} (card.json missing)")
+    if min(opts.single_weight, opts.batch_weight) < 0 or opts.single_weight + opts.batch_weight < 1:
+        raise ValueError("--single-weight and --batch-weight must be >= 0 and not both 0")
+    if opts.batch_size < 2:
+        raise ValueError("--batch-size must be >= 2")
+    load_texts(opts.texts_file or DEFAULT_TEXTS)  # a missing or bad fixture fails here
 
 
 @contextlib.contextmanager
@@ -88,9 +96,13 @@ def target(opts: Options, out: Path) -> Iterator[tuple[str, int | None]]:
         env["BENTOML_CONFIG_OVERRIDES"] = json.dumps(
             {"services": {"sentiment": {"metrics": {"duration": {"buckets": BUCKETS}}}}})
     t0 = time.monotonic()
-    with ServiceProcess(env, log_path=out / "server.log") as svc:
-        log.info("server ready at %s in %.1fs", svc.url, time.monotonic() - t0)
-        yield svc.url, svc.proc.pid
+    # BentoML keeps /metrics in $BENTOML_HOME/prometheus_multiproc_dir and wipes it at start-up:
+    # servers sharing a BENTOML_HOME mix (and clobber) each other's histograms.
+    with tempfile.TemporaryDirectory(prefix="loadtest-bentoml-") as home:
+        env["BENTOML_HOME"] = home
+        with ServiceProcess(env, log_path=out / "server.log") as svc:
+            log.info("server ready at %s in %.1fs", svc.url, time.monotonic() - t0)
+            yield svc.url, svc.proc.pid
 
 
 def _plan(opts: Options, host: str, pid: int | None, out: Path) -> modes.Plan:

@@ -18,9 +18,21 @@ def steady_line(run: dict) -> str:
             f"{_fmt(s['p95_ms'])} p99 {_fmt(s['p99_ms'])} max {_fmt(s.get('max_ms'))} ms")
 
 
+def server_mismatch(run: dict, tolerance: float = 0.02) -> str | None:
+    """A warning when the server counted other requests than the client sent."""
+    srv, cli = run["server"].get("count"), run["client_all"]["count"]
+    if srv is None or not cli or abs(srv - cli) <= max(2, tolerance * cli):
+        return None
+    return (f"WARNING: server histogram counted {srv} requests, the client sent {cli}: other "
+            "traffic or a shared BENTOML_HOME (metrics dir); server columns are unreliable")
+
+
 def run_block(run: dict) -> list[str]:
     """Latency table (Locust / exact / server), steady window, sizes, failures, CPU."""
     lines = [latency_table(run["locust"], run["client_all"], run["server"]), steady_line(run)]
+    warn = server_mismatch(run)
+    if warn:
+        lines.append(warn)
     sizes = ", ".join(f"{k}: n={v['count']} p50 {v['p50_ms']:.2f} p99 {v['p99_ms']:.2f} ms"
                       for k, v in run["by_size"].items())
     lines.append(f"by request size: {sizes}")
