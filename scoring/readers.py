@@ -142,8 +142,8 @@ class JsonlReader(_Reader):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            excerpt = raw.decode("utf-8", "backslashreplace")[:RAW_EXCERPT]
-            return Row(line_no, None, None, "undecodable bytes (not valid UTF-8)", excerpt), None
+            clean = raw.decode("utf-8", "backslashreplace")[:RAW_EXCERPT]
+            return Row(line_no, None, None, "undecodable bytes (not valid UTF-8)", clean), None
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
