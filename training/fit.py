@@ -107,6 +107,21 @@ def track_gradient_norms(opt: keras.optimizers.Optimizer) -> None:
     opt.apply = apply
 
 
+def as_tf_dataset(batches: BucketedBatches) -> tf.data.Dataset:
+    """Wrap batches with an explicit [batch, time] signature, so every time length is accepted.
+
+    (Keras infers a PyDataset's signature from its first batches, which can freeze the time
+    axis when those batches happen to share one length.)
+    """
+    def gen():
+        for i in range(len(batches)):
+            yield batches[i]
+        batches.on_epoch_end()
+
+    sig = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32))
+    return tf.data.Dataset.from_generator(gen, output_signature=sig)
+
+
 @dataclass
 class History:
     """What fitting produced, for the card and the plots."""
@@ -128,8 +143,8 @@ def fit(model: keras.Model, train: tuple[list[list[int]], np.ndarray],
     recorder = GradNormRecorder(clipnorm)
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
                                          restore_best_weights=True)
-    tr = BucketedBatches(train[0], train[1], cfg.batch_size, cfg.seed)
-    va = BucketedBatches(val[0], val[1], 256, cfg.seed, shuffle=False)
+    tr = as_tf_dataset(BucketedBatches(train[0], train[1], cfg.batch_size, cfg.seed))
+    va = as_tf_dataset(BucketedBatches(val[0], val[1], 256, cfg.seed, shuffle=False))
     t0 = time.perf_counter()
     hist = model.fit(tr, validation_data=va, epochs=cfg.epochs, callbacks=[recorder, stop],
                      verbose=verbose)

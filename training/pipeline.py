@@ -64,9 +64,9 @@ def prepare(cfg: RunConfig) -> tuple[datasets.Dataset, Splits, list[str]]:
 def run(cfg: RunConfig) -> Path:
     """Train, evaluate, export and write ``models/<name>/``; returns the bundle path."""
     dest = cfg.out_dir / cfg.name
+    ds, splits, labels = prepare(cfg)
     if dest.exists() and not cfg.force:
         raise FileExistsError(f"{dest} exists; pass --force to replace it")
-    ds, splits, labels = prepare(cfg)
     from training.bundle_writer import write_bundle  # heavy imports only once data is valid
     from training.export import check_parity, to_onnx
     from training.trainer import train_and_evaluate

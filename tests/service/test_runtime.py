@@ -1,0 +1,49 @@
+"""The TF-free runtime on the shipped bundle: order, shapes, batch invariance, edge texts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from service.runtime import Predictor, RuntimeOptions, pad_batch
+
+TEXTS = ["a wonderful, moving film", "dull and lifeless", "", "   ", "ok", "x " * 500,
+         "an uneven but often charming comedy", "😀 great fun 😀", "ça marche très bien"]
+
+
+@pytest.fixture(scope="module")
+def predictor(default_bundle: Path) -> Predictor:
+    return Predictor(default_bundle, RuntimeOptions(intra_op_threads=1))
+
+
+def test_results_shape_labels_and_order(predictor: Predictor) -> None:
+    res = predictor.predict(TEXTS)
+    assert len(res) == len(TEXTS)
+    for r in res:
+        assert r["label"] in predictor.labels
+        assert abs(sum(r["scores"].values()) - 1) < 1e-5
+        assert r["score"] == max(r["scores"].values())
+    assert res[0]["label"] == "positive" and res[1]["label"] == "negative"
+    assert predictor.predict(TEXTS[::-1]) == res[::-1]
+
+
+def test_batch_invariance(predictor: Predictor) -> None:
+    alone = np.concatenate([predictor.predict_proba([t]) for t in TEXTS])
+    together = predictor.predict_proba(TEXTS, batch_size=64)
+    assert np.max(np.abs(alone - together)) <= 1e-6
+
+
+def test_truncation_and_empty_text(predictor: Predictor) -> None:
+    ids = predictor.encode(["word " * 1000, "", "   "])
+    assert len(ids[0]) == predictor.max_tokens
+    assert ids[1] == [] and ids[2] == []
+    empty = predictor.predict_proba(["", "   "])
+    assert np.allclose(empty[0], empty[1]) and np.all(np.isfinite(empty))
+
+
+def test_pad_batch_caps_width() -> None:
+    out = pad_batch([[5, 6, 7], [], [1]], max_len=2)
+    assert out.tolist() == [[5, 6], [0, 0], [1, 0]]
+    assert pad_batch([[]], max_len=8).shape == (1, 1)
