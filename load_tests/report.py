@@ -49,7 +49,7 @@ def plot(series: dict, path: Path, title: str, marks: list[tuple[float, str]] | 
     ax1.set_title(title)
     ax2.plot(series["t"], series["rps"], color="tab:green", label="requests/s achieved")
     if target_rps:
-        ax2.axhline(target_rps, color="tab:red", ls="--", label=f"target {target_rps:g}/s")
+        ax2.axhline(target_rps, color="tab:red", ls="--", label=f"target {target_rps:.1f}/s")
     ax2.set_ylabel("POST /predict requests/s")
     ax2.set_xlabel("seconds since the first request")
     ax2.grid(True, alpha=0.3)

@@ -64,16 +64,19 @@ def smoke_summary(result: dict, slo: dict) -> tuple[str, bool]:
 
 
 def capacity_summary(result: dict, slo: dict) -> tuple[str, bool]:
-    head = (f"{'users':>5} {'req/s':>8} {'texts/s':>8} {'p50':>7} {'p95':>7} {'p99':>8} "
-            f"{'fail':>5} {'srv p99':>8} {'batch':>6} {'cpu srv/lc':>11}")
-    lines = ["== capacity (closed loop, no wait; exact client ms) ==", head]
+    head = (f"{'users':>5} {'req/s':>7} {'texts/s':>7} {'p50':>7} {'p95':>7} {'p99':>8} "
+            f"{'lc p99':>7} {'srv p99':>8} {'fail':>4} {'batch':>5} {'cpu srv/lc':>10}")
+    lines = ["== capacity (closed loop, no wait) ==",
+             "p50/p95/p99: exact client ms, steady window; lc = Locust (rounded), srv = server "
+             "histogram", head]
     for st in result["steps"]:
         s, srv, cpu = st["steady"], st["server"], st["cpu"]
-        lines.append(f"{st['users']:>5} {s['rps']:>8.1f} {s['texts_per_s']:>8.1f} "
+        lines.append(f"{st['users']:>5} {s['rps']:>7.1f} {s['texts_per_s']:>7.1f} "
                      f"{s['p50_ms']:>7.2f} {s['p95_ms']:>7.2f} {s['p99_ms']:>8.2f} "
-                     f"{s['failures']:>5} {_fmt(srv.get('p99_ms')):>8} "
-                     f"{_fmt(srv.get('mean_batch_texts'), 1):>6} "
-                     f"{_fmt(cpu['server_cores'])}/{_fmt(cpu['locust_cores']):>5}")
+                     f"{_fmt(st['locust']['p99_ms'], 0):>7} {_fmt(srv.get('p99_ms')):>8} "
+                     f"{s['failures']:>4} "
+                     f"{_fmt(srv.get('mean_batch_texts'), 1):>5} "
+                     f"{_fmt(cpu['server_cores']) + '/' + _fmt(cpu['locust_cores']):>10}")
     lines.append(f"stopped: {result['stop_reason']}")
     lines.append(f"CAPACITY: {result['capacity_rps']:.1f} req/s at {result['capacity_users']} "
                  f"users within p99 <= {_fmt(slo.get('p99_ms'))} ms")
