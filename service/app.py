@@ -9,6 +9,7 @@ gate (service.middleware); this module loads, verifies and warms the model and s
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import sys
@@ -89,6 +90,9 @@ class SentimentService:
         self.summary = model_summary(self.predictor, SETTINGS)
         PredictOutput.bind(self.predictor.bundle.name, self.predictor.bundle.version)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")
+        if SETTINGS.gc_freeze:  # after imports and warm-up: keep start-up objects out of GC
+            gc.collect()
+            gc.freeze()
         log.info("serving %s version %s from %s", self.predictor.bundle.name,
                  self.predictor.bundle.version, SETTINGS.model_dir)
 

@@ -46,6 +46,31 @@ def bentoml_command(port: int, host: str = "127.0.0.1") -> list[str]:
             "--working-dir", str(REPO_ROOT)]
 
 
+def _ppids() -> dict[int, int]:
+    """pid -> parent pid of every live process (Linux /proc)."""
+    out = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                out[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    return out
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of ``pid`` (BentoML's workers run in sessions of their own)."""
+    children: dict[int, list[int]] = {}
+    for child, parent in _ppids().items():
+        children.setdefault(parent, []).append(child)
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
 def http_status(url: str, timeout: float = 2.0) -> int | None:
     """Status code of a GET, or None when nothing answers."""
     try:
@@ -119,21 +144,28 @@ class ServiceProcess:
         """SIGTERM the process group, SIGKILL it after ``grace`` s; returns the exit code."""
         if self.proc is None:
             return None
+        family = descendants(self.proc.pid)
         if self.proc.poll() is None:
-            self._signal(signal.SIGTERM)
+            self._signal([], signal.SIGTERM)
             try:
                 self.proc.wait(self.grace)
             except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
+                self._signal(family, signal.SIGKILL)
                 self.proc.wait(5)
-        self._signal(signal.SIGKILL)  # stray workers of an already-exited server
+        self._signal(family, signal.SIGKILL)  # workers left behind by a dead arbiter
         return self.proc.returncode
 
-    def _signal(self, sig: int) -> None:
+    def _signal(self, pids: list[int], sig: int) -> None:
+        """Signal our process group, plus the given descendants (their own sessions)."""
         try:
             os.killpg(self.proc.pid, sig)
         except (ProcessLookupError, PermissionError):
             pass
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
 
     def __enter__(self) -> ServiceProcess:
         self.start()
