@@ -1,8 +1,27 @@
-"""What counts as a good /predict answer (kept free of Locust so tests can import it)."""
+"""Guards shared by the runner and the locustfile (kept free of Locust so tests can import it):
+where load may go, and what counts as a good /predict answer."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import urllib.parse
+
+
+def require_loopback(url: str) -> str:
+    """Return the URL without a trailing slash, or raise if it is not http(s) on loopback."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host:
+        raise ValueError(f"--host {url!r} must look like http://127.0.0.1:PORT")
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        raise ValueError(f"refusing to load {host!r}: load tests only target loopback "
+                         "(127.0.0.0/8, ::1, localhost)")
+    return url.rstrip("/")
 
 
 def check_predict(status: int, body: bytes | None, n_texts: int,

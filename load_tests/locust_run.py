@@ -7,38 +7,22 @@ seconds used by Locust (exact, from the reaped child's rusage), by the server's 
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import resource
 import subprocess
 import sys
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
 
+from load_tests.checks import require_loopback
+
 log = logging.getLogger(__name__)
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def require_loopback(url: str) -> str:
-    """Return the URL without a trailing slash, or raise if it is not http(s) on loopback."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme not in ("http", "https") or not host:
-        raise ValueError(f"--host {url!r} must look like http://127.0.0.1:PORT")
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
-        raise ValueError(f"refusing to load {host!r}: load tests only target loopback "
-                         "(127.0.0.0/8, ::1, localhost)")
-    return url.rstrip("/")
 
 
 @dataclass

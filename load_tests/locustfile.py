@@ -1,7 +1,7 @@
 """Locust users for the sentiment service: real test-split texts, 1-text and multi-text requests.
 
-Run it through `sentiment loadtest` (which starts the server, bounds the run and checks SLOs), or
-by hand against a loopback server::
+Run it through `sentiment loadtest` (which starts the server, bounds the run and checks SLOs),
+or by hand against a loopback server (a non-loopback --host or a missing --run-time is refused)::
 
     .venv/bin/locust -f load_tests/locustfile.py --headless -u 8 -r 8 -t 20s \
         --host http://127.0.0.1:3000 PredictUser
@@ -12,7 +12,7 @@ Options added to Locust's command line (all optional):
   --batch-weight   relative weight of multi-text requests (default 1)
   --batch-size     multi-text requests send 2..N texts (default 8)
   --pace           per-user requests/s via constant_throughput; 0 = closed loop, no wait
-  --max-requests   stop the run after this many requests (0 = no bound beyond --run-time)
+  --max-requests   stop the run after this many requests (default 200000)
   --raw-log        write every request's unrounded latency to this CSV at the end
 
 `PredictUser` sends POST /predict (with `Authorization: Bearer $SENTIMENT_API_KEY` when that
@@ -34,7 +34,7 @@ import gevent
 from locust import FastHttpUser, constant_throughput, events, tag, task
 from locust.user.wait_time import constant_pacing
 
-from load_tests.checks import check_predict
+from load_tests.checks import check_predict, require_loopback
 from load_tests.make_fixture import DEFAULT_OUT, load_texts
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _add_options(parser: Any) -> None:
     parser.add_argument("--batch-weight", type=int, default=1, help="weight of multi-text requests")
     parser.add_argument("--batch-size", type=int, default=8, help="multi-text requests send 2..N")
     parser.add_argument("--pace", type=float, default=0.0, help="per-user requests/s (0: no wait)")
-    parser.add_argument("--max-requests", type=int, default=0, help="stop after N requests")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="stop after N requests")
     parser.add_argument("--raw-log", default="", help="CSV of unrounded latencies")
 
 
@@ -62,6 +62,9 @@ def _on_init(environment: Any, **_: Any) -> None:
     opts = environment.parsed_options
     if opts is None:
         return
+    require_loopback(environment.host or "")  # load only ever goes to loopback
+    if not opts.run_time:
+        raise ValueError("give a bounded --run-time (-t), e.g. -t 30s")
     weights = (opts.single_weight, opts.batch_weight)
     if min(weights) < 0 or sum(weights) == 0:
         raise ValueError("--single-weight/--batch-weight must be >= 0 and not both 0")

@@ -150,3 +150,18 @@ def test_predict_response_checks_give_reasons() -> None:
     assert "bad label" in check_predict(200, good, 2, {"neg", "pos"})
     bad_score = json.dumps({"results": [{"label": "positive", "score": 1.5}]}).encode()
     assert "bad score" in check_predict(200, bad_score, 1)
+
+
+def test_locustfile_run_by_hand_refuses_remote_hosts_and_unbounded_runs() -> None:
+    import subprocess
+    import sys
+
+    from load_tests.locust_run import LOCUSTFILE
+
+    base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "1"]
+    remote = subprocess.run(base + ["-t", "2s", "--host", "http://192.0.2.1:3000", "PredictUser"],
+                            capture_output=True, text=True, timeout=60)
+    assert remote.returncode != 0 and "only target loopback" in remote.stderr
+    unbounded = subprocess.run(base + ["--host", "http://127.0.0.1:9", "PredictUser"],
+                               capture_output=True, text=True, timeout=60)
+    assert unbounded.returncode != 0 and "--run-time" in unbounded.stderr
