@@ -159,9 +159,10 @@ def test_locustfile_run_by_hand_refuses_remote_hosts_and_unbounded_runs() -> Non
     from load_tests.locust_run import LOCUSTFILE
 
     base = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", "1"]
-    remote = subprocess.run(base + ["-t", "2s", "--host", "http://192.0.2.1:3000", "PredictUser"],
-                            capture_output=True, text=True, timeout=60)
-    assert remote.returncode != 0 and "only target loopback" in remote.stderr
-    unbounded = subprocess.run(base + ["--host", "http://127.0.0.1:9", "PredictUser"],
-                               capture_output=True, text=True, timeout=60)
-    assert unbounded.returncode != 0 and "--run-time" in unbounded.stderr
+    runs = [subprocess.Popen(base + args + ["PredictUser"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+            for args in (["-t", "2s", "--host", "http://192.0.2.1:3000"],
+                         ["--host", "http://127.0.0.1:9"])]
+    (_, remote_err), (_, unbounded_err) = (proc.communicate(timeout=60) for proc in runs)
+    assert runs[0].returncode != 0 and "only target loopback" in remote_err
+    assert runs[1].returncode != 0 and "--run-time" in unbounded_err
