@@ -60,6 +60,7 @@ def load_texts(path: Path = DEFAULT_OUT) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Command line of the fixture script."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--dataset", default="rotten_tomatoes")
     p.add_argument("--seed", type=int, default=13, help="split seed (the card's; default 13)")

@@ -21,6 +21,7 @@ class Check:
     ok: bool
 
     def line(self) -> str:
+        """One row of the summary table."""
         op = ">=" if self.name == "min_rps" else "<="
         verdict = "ok" if self.ok else "VIOLATED"
         return f"{self.name:<18} {op} {self.limit:<10g} measured {self.actual:<12.4g} {verdict}"

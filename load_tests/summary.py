@@ -12,6 +12,7 @@ from load_tests.slo import Check, check
 
 
 def steady_line(run: dict) -> str:
+    """Rate and exact percentiles of the steady window, in one line."""
     s = run["steady"]
     return (f"steady window: {s['count']} requests in {s['window_s']:.1f}s = {s['rps']:.1f} req/s "
             f"({s['texts_per_s']:.1f} texts/s); exact p50 {_fmt(s['p50_ms'])} p95 "
@@ -46,6 +47,7 @@ def run_block(run: dict) -> list[str]:
 
 
 def checks_block(checks: list[Check], extra_fail: str | None = None) -> tuple[list[str], bool]:
+    """SLO lines and the verdict; any extra failure also fails the verdict."""
     ok = all(c.ok for c in checks) and extra_fail is None
     lines = ["SLO checks:"] + ["  " + c.line() for c in checks]
     if extra_fail:
@@ -55,6 +57,7 @@ def checks_block(checks: list[Check], extra_fail: str | None = None) -> tuple[li
 
 
 def smoke_summary(result: dict, slo: dict) -> tuple[str, bool]:
+    """Smoke report text and whether it passed (health/model failures count too)."""
     run = result["run"]
     other = run["other_failures"]
     lines = ["== smoke run =="] + run_block(run)
@@ -64,6 +67,7 @@ def smoke_summary(result: dict, slo: dict) -> tuple[str, bool]:
 
 
 def capacity_summary(result: dict, slo: dict) -> tuple[str, bool]:
+    """One row per user step, the capacity found, and the gates applied to that step."""
     head = (f"{'users':>5} {'req/s':>7} {'texts/s':>7} {'p50':>7} {'p95':>7} {'p99':>8} "
             f"{'lc p99':>7} {'srv p99':>8} {'fail':>4} {'batch':>5} {'cpu srv/lc':>10}")
     lines = ["== capacity (closed loop, no wait) ==",
@@ -88,6 +92,7 @@ def capacity_summary(result: dict, slo: dict) -> tuple[str, bool]:
 
 
 def latency_summary(result: dict, slo: dict) -> tuple[str, bool]:
+    """Target vs achieved rate (valid or not), the latency views, and the SLO verdict."""
     run = result["run"]
     valid = result["valid"]
     lines = ["== latency at load (paced users, constant_throughput) ==",
@@ -102,6 +107,7 @@ def latency_summary(result: dict, slo: dict) -> tuple[str, bool]:
 
 
 def chart_run(run: dict, path: Path, title: str, target: float | None = None) -> Path:
+    """Chart of one run's exact per-second percentiles and rate."""
     return plot(per_second(run["rows"]), path, title, target_rps=target)
 
 

@@ -18,6 +18,7 @@ def _env_pair(text: str) -> tuple[str, str]:
 
 
 def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
+    """Options of `sentiment loadtest`; the defaults run the full test on the shipped model."""
     p.add_argument("--mode", choices=("smoke", "capacity", "latency", "full"), default="full",
                    help=MODES_HELP + " (default: %(default)s)")
     p.add_argument("--host", default=None, help="target an already running server on loopback, "
@@ -54,6 +55,7 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
 
 
 def run(name: str, args: argparse.Namespace) -> int:
+    """Run the load test; 0 when every SLO held, 1 when one was violated."""
     from load_tests.runner import Options
     from load_tests.runner import run as run_loadtest
     from load_tests.slo import DEFAULT_SLO
