@@ -1,0 +1,87 @@
+"""The minimal hand-made alternative to the BentoML service: bare Starlette/uvicorn + onnxruntime.
+
+Same bundle, same :class:`service.runtime.Predictor`, same request validation
+(:func:`service.schema.parse_body`) and the same JSON contract as the service's ``POST /predict``
+(``{"texts": [...]}`` or ``{"text": "..."}`` -> ``{"model", "version", "results"}``), but no
+batching, no worker supervisor and no middleware: each request is scored inline on the event
+loop. The benchmark serves it on a free loopback port next to the real service.
+
+    python -m bench.bare_server --model-dir models/default --port 8123
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from service.runtime import Predictor, RuntimeOptions
+from service.schema import Limits, RequestError, parse_body
+
+log = logging.getLogger(__name__)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+WARMUP_TEXTS = ["a warm-up text to load the graph", "ok"]
+
+
+def response_body(predictor: Predictor, texts: list[str]) -> bytes:
+    """The service's /predict answer for ``texts``, as JSON bytes."""
+    body = {"model": predictor.bundle.name, "version": predictor.bundle.version,
+            "results": predictor.predict(texts)}
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def create_app(predictor: Predictor, limits: Limits | None = None) -> Starlette:
+    """A Starlette app serving ``predictor`` at /predict, plus /readyz and /livez."""
+    limits = limits or Limits()
+
+    async def predict(request: Request) -> Response:
+        body = await request.body()
+        try:
+            if len(body) > limits.max_body_bytes:
+                raise RequestError(413, f"request body exceeds the limit of "
+                                   f"{limits.max_body_bytes} bytes")
+            texts = parse_body(body, limits)
+        except RequestError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+        return Response(response_body(predictor, texts), media_type="application/json")
+
+    async def ok(request: Request) -> Response:
+        return Response(b"", status_code=200)
+
+    return Starlette(routes=[Route("/predict", predict, methods=["POST"]),
+                             Route("/readyz", ok), Route("/livez", ok)])
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.bare_server", description=__doc__.splitlines()[0])
+    p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="bundle to serve")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8123, help="HTTP port")
+    p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    return p.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Load and warm the bundle, then serve it with uvicorn (no access log)."""
+    import uvicorn
+
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    predictor = Predictor(args.model_dir, RuntimeOptions(intra_op_threads=args.threads))
+    predictor.predict(WARMUP_TEXTS)
+    uvicorn.run(create_app(predictor), host=args.host, port=args.port, log_level="warning",
+                access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
