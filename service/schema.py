@@ -53,6 +53,11 @@ def _check_text(text: object, field: str, limits: Limits) -> str:
     if not text.strip():
         raise RequestError(422, f"{field} is empty or whitespace-only: there is nothing to "
                            "score", field=field)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate escape such as "\ud800": not a real character
+        raise RequestError(422, f"{field} contains a lone surrogate (invalid Unicode)",
+                           field=field) from None
     return text
 
 
@@ -84,10 +89,10 @@ def parse_body(body: bytes, limits: Limits) -> list[str]:
     """Decode a UTF-8 JSON request body and validate it (RequestError on any mistake)."""
     if not body.strip():
         raise RequestError(400, f"empty request body; {SHAPE}")
-    try:
-        payload = json.loads(body)
+    try:  # strict UTF-8 (RFC 8259): no BOM, no UTF-16/32 guessing, no encoded surrogates
+        payload = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError:
         raise RequestError(400, "request body is not valid UTF-8") from None
-    except (json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, or int over the digit limit
         raise RequestError(400, f"invalid JSON: {exc}") from None
     return texts_from_payload(payload, limits)
