@@ -105,6 +105,32 @@ def replay(body: bytes, receive: Receive) -> Receive:
     return _receive
 
 
+def json_errors(send: Send) -> Send:
+    """Wrap ``send`` so that the inner app's non-JSON error responses (Starlette's plain-text
+    404/405 and the like) reach the client as ``{"error": <their text>}`` with the same status."""
+    held: dict[str, Any] = {}
+
+    async def _send(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers", [])
+            ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+            if message["status"] >= 400 and not ctype.startswith(b"application/json"):
+                held.update(status=message["status"], body=b"", headers=[
+                    (k, v) for k, v in headers
+                    if k.lower() not in (b"content-type", b"content-length")])
+                return
+        elif message["type"] == "http.response.body" and "status" in held:
+            held["body"] += message.get("body", b"")
+            if message.get("more_body", False):
+                return
+            text = held["body"].decode("utf-8", "replace").strip() or "error"
+            await send_json(send, held["status"], {"error": text}, held["headers"])
+            return
+        await send(message)
+
+    return _send
+
+
 class RequestGate:
     """ASGI middleware: auth for ``protected`` paths, JSON-only bodies, byte limit, /predict."""
 
@@ -129,7 +155,7 @@ class RequestGate:
             return
         except BodyTooLarge:
             return  # the client went away mid-body: nobody to answer
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, send if scope.get("method") == "HEAD" else json_errors(send))
 
     async def _gate(self, scope: Scope, receive: Receive) -> Receive:
         path = scope.get("path", "")
