@@ -1,11 +1,11 @@
 """The local engine: stream parts through tokenization and onnxruntime, publish each part.
 
-A reader thread reads, validates and tokenizes the next part (tokenizers and onnxruntime both
-release the GIL) while the main thread runs inference on the current one, so tokenization and
-I/O overlap with the model. Within a part, valid rows are scored in windows of ``window`` rows;
-``Predictor.predict_seqs`` sorts each window by token length into micro-batches and restores the
-input order. Part and window boundaries depend only on the input and the options, so every run
-(and every resumed run, and the Ray engine) forms exactly the same batches.
+A reader thread reads, validates and tokenizes window after window (tokenizers and onnxruntime
+both release the GIL) a few windows ahead of the main thread, which runs inference, so
+tokenization and I/O overlap with the model on a second core. Within a part, valid rows are
+scored in windows of ``window`` rows; ``Predictor.predict_seqs`` sorts each window by token length
+into micro-batches and restores the input order. Part and window boundaries depend only on the
+input and the options, so every run (a resumed one, or the Ray engine) forms the same batches.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ class Part:
 
     rows: list[Row]
     valid: list[Row] = field(default_factory=list)
-    seqs: list[list[int]] = field(default_factory=list)
     probs: np.ndarray | None = None
 
 
@@ -93,25 +92,35 @@ def publish_part(ctx: Any, part: Part, results: list[dict]) -> None:
     ctx.progress.update(len(part.rows), ctx.reader.bytes_read())
 
 
+@dataclass
+class Window:
+    """A tokenized window of one part; ``last`` marks the part's final window."""
+
+    part: Part
+    start: int
+    seqs: list[list[int]]
+    last: bool
+
+
+def tokenized_windows(parts: Iterable[Part], encode: Callable, window: int,
+                      classes: int) -> Iterator[Window]:
+    """Tokenize part by part, window by window (fine-grained, so inference starts early)."""
+    for part in parts:
+        part.probs = np.empty((len(part.valid), classes), dtype=np.float32)
+        spans = windows(len(part.valid), window) or [(0, 0)]
+        for i, (start, stop) in enumerate(spans):
+            seqs = encode([r.text for r in part.valid[start:stop]]) if stop > start else []
+            yield Window(part, start, seqs, i == len(spans) - 1)
+
+
 def run_local(ctx: Any) -> None:
     """Score every remaining part of ``ctx.reader`` with one Predictor in this process."""
     predictor, opts = ctx.predictor, ctx.options
-
-    def tokenized() -> Iterator[Part]:
-        for part in iter_parts(ctx.reader.rows(), opts.part_rows, ctx.skip_rows):
-            part.seqs = predictor.encode([r.text for r in part.valid])
-            yield part
-
-    for part in prefetch(tokenized()):
-        probs = score_windows(predictor.predict_seqs, part.seqs, opts.window, opts.batch_size,
-                              len(predictor.labels))
-        publish_part(ctx, part, predictor.to_results(probs))
-
-
-def score_windows(predict_seqs: Callable[..., np.ndarray], seqs: list[list[int]], window: int,
-                  batch_size: int, classes: int) -> np.ndarray:
-    """Probabilities for ``seqs``, window by window (each sorted into micro-batches)."""
-    probs = np.empty((len(seqs), classes), dtype=np.float32)
-    for start, stop in windows(len(seqs), window):
-        probs[start:stop] = predict_seqs(seqs[start:stop], batch_size)
-    return probs
+    parts = iter_parts(ctx.reader.rows(), opts.part_rows, ctx.skip_rows)
+    work = tokenized_windows(parts, predictor.encode, opts.window, len(predictor.labels))
+    for win in prefetch(work, depth=4):
+        if win.seqs:
+            probs = predictor.predict_seqs(win.seqs, opts.batch_size)
+            win.part.probs[win.start:win.start + len(probs)] = probs
+        if win.last:
+            publish_part(ctx, win.part, predictor.to_results(win.part.probs))
