@@ -32,7 +32,6 @@ from typing import Any
 
 import gevent
 from locust import FastHttpUser, constant_throughput, events, tag, task
-from locust.user.wait_time import constant_pacing
 
 from load_tests.checks import check_predict, require_loopback
 from load_tests.make_fixture import DEFAULT_OUT, load_texts
@@ -118,7 +117,7 @@ class PredictUser(FastHttpUser):
         if pace <= 0:
             return 0.0
         if not hasattr(self, "_pacer"):
-            self._pacer = constant_pacing(1.0 / pace)
+            self._pacer = constant_throughput(pace)
         return self._pacer(self)
 
     def on_start(self) -> None:
