@@ -2,12 +2,13 @@
 
 tf2onnx turns a masked Keras LSTM and every Keras 3 GRU into a ``Loop`` of small ops (tf2onnx
 issue #1871), ~5-10x slower than onnxruntime's fused kernels. This pass keeps tf2onnx's
-conversion of everything else (embedding lookup, classifier head, probability output) and
-replaces the subgraph between the embedding ``Gather`` and the classifier ``MatMul`` with::
+conversion of the classifier head and probability output, and replaces everything between
+``input_ids`` and the classifier ``MatMul`` (embedding lookup included) with::
 
-    seq_lens = ReduceSum(Cast(Cast(input_ids, bool)))     # Keras mask_zero, right padding
-    Y_h      = LSTM|GRU(Transpose(emb), W, R, B, seq_lens)  # [dirs, batch, h]
-    features = Reshape(Transpose(Y_h), [0, -1])            # [batch, dirs*h] = Keras concat(fw, bw)
+    ids_tb   = Transpose(input_ids)                         # time-major ids
+    seq_lens = ReduceSum(Cast(Cast(ids_tb, bool)), 0)       # Keras mask_zero, right padding
+    Y_h      = LSTM|GRU(Gather(embeddings, ids_tb), W, R, B, seq_lens)    # [dirs, batch, h]
+    features = Squeeze(Y_h, 0) | Reshape(Transpose(Y_h), [0, -1])  # Keras concat(fw, bw)
 
 W/R/B come from the Keras weights with gate reordering (Keras LSTM i,f,c,o -> ONNX i,o,f,c;
 Keras GRU z,r,h keeps its order, ``reset_after`` -> ``linear_before_reset=1`` with its two bias
@@ -125,27 +126,35 @@ def _consumer(graph: onnx.GraphProto, op: str, weight: np.ndarray) -> onnx.NodeP
     return hits[0]
 
 
-def _fused_nodes(spec: RnnSpec, ids: str, emb: str, out: str) -> tuple[list, list]:
-    """Nodes and initializers computing ``out`` = final RNN state(s) from ids and embeddings."""
+def _fused_nodes(spec: RnnSpec, ids: str, table: str, out: str) -> tuple[list, list]:
+    """Nodes and initializers computing ``out`` = final RNN state(s) from the ids.
+
+    The ids are transposed to time-major before the embedding lookup (cheaper than transposing
+    the embedded floats); ONNX ``Gather`` wraps negative ids like Keras' ``take`` does.
+    """
     p = PREFIX
     inits = [numpy_helper.from_array(spec.W, f"{p}/W"), numpy_helper.from_array(spec.R, f"{p}/R"),
              numpy_helper.from_array(spec.B, f"{p}/B"),
-             numpy_helper.from_array(np.array([1], np.int64), f"{p}/time_axis"),
+             numpy_helper.from_array(np.array([0], np.int64), f"{p}/time_axis"),
              numpy_helper.from_array(np.array([0, -1], np.int64), f"{p}/flat_shape")]
     attrs = {"hidden_size": spec.hidden, "direction": spec.direction}
     if spec.op == "GRU":
         attrs["linear_before_reset"] = spec.linear_before_reset
     nodes = [
-        helper.make_node("Cast", [ids], [f"{p}/mask"], to=TensorProto.BOOL),  # id != 0
+        helper.make_node("Transpose", [ids], [f"{p}/ids_tb"], perm=[1, 0]),
+        helper.make_node("Cast", [f"{p}/ids_tb"], [f"{p}/mask"], to=TensorProto.BOOL),  # id != 0
         helper.make_node("Cast", [f"{p}/mask"], [f"{p}/mask_i32"], to=TensorProto.INT32),
         helper.make_node("ReduceSum", [f"{p}/mask_i32", f"{p}/time_axis"], [f"{p}/seq_lens"],
                          keepdims=0),
-        helper.make_node("Transpose", [emb], [f"{p}/x"], perm=[1, 0, 2]),
+        helper.make_node("Gather", [table, f"{p}/ids_tb"], [f"{p}/x"]),  # [time, batch, emb]
         helper.make_node(spec.op, [f"{p}/x", f"{p}/W", f"{p}/R", f"{p}/B", f"{p}/seq_lens"],
                          ["", f"{p}/y_h"], name=f"{p}/{spec.op}", **attrs),
-        helper.make_node("Transpose", [f"{p}/y_h"], [f"{p}/y_h_bt"], perm=[1, 0, 2]),
-        helper.make_node("Reshape", [f"{p}/y_h_bt", f"{p}/flat_shape"], [out]),
     ]
+    if spec.direction == "forward":  # [1, batch, h] -> [batch, h]
+        nodes.append(helper.make_node("Squeeze", [f"{p}/y_h", f"{p}/time_axis"], [out]))
+    else:  # [2, batch, h] -> [batch, 2h] = Keras concat(forward, backward)
+        nodes += [helper.make_node("Transpose", [f"{p}/y_h"], [f"{p}/y_h_bt"], perm=[1, 0, 2]),
+                  helper.make_node("Reshape", [f"{p}/y_h_bt", f"{p}/flat_shape"], [out])]
     return nodes, inits
 
 
@@ -182,7 +191,8 @@ def fuse(proto: onnx.ModelProto, model: keras.Model) -> onnx.ModelProto:
     head = _consumer(graph, "MatMul", kernel)
     features = f"{PREFIX}/features"
     head.input[0] = features
-    nodes, inits = _fused_nodes(spec, graph.input[0].name, gather.output[0], features)
+    table = next(n for n in gather.input if _initializer(graph, n) is not None)
+    nodes, inits = _fused_nodes(spec, graph.input[0].name, table, features)
     at = list(graph.node).index(head)
     for offset, node in enumerate(nodes):
         graph.node.insert(at + offset, node)
