@@ -6,8 +6,16 @@ For CSV/JSONL the row total is unknown up front, so it is estimated from the byt
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
+
+
+def _terminal_size() -> tuple[int, int]:
+    try:
+        return tuple(os.get_terminal_size(sys.stderr.fileno()))
+    except (OSError, ValueError):
+        return (0, 0)
 
 
 class Progress:
@@ -20,8 +28,10 @@ class Progress:
         if enabled:
             from tqdm import tqdm
 
+            sized = min(_terminal_size()) > 0  # a bare pseudo-terminal may report 0x0
             self.bar = tqdm(total=total_rows, initial=done, unit="rows", unit_scale=True,
-                            file=sys.stderr, dynamic_ncols=True, smoothing=0.1)
+                            file=sys.stderr, dynamic_ncols=sized, ncols=None if sized else 100,
+                            nrows=None if sized else 24, smoothing=0.1)
 
     @staticmethod
     def wanted(quiet: bool) -> bool:

@@ -16,12 +16,12 @@ from scoring_testlib import make_texts, write_text_csv
 from scoring.job import ScoreConfig, run_job
 
 pytestmark = pytest.mark.slow
-ROWS, PART_ROWS = 2400, 150
+ROWS, PART_ROWS = 1500, 100
 
 
 def _input(tmp_path: Path) -> Path:
     texts = make_texts(ROWS, seed=3)
-    for i in range(0, ROWS, 97):  # sprinkle bad rows so the quarantine file is resumed too
+    for i in range(0, ROWS, 61):  # sprinkle bad rows so the quarantine file is resumed too
         texts[i] = "   "
     return write_text_csv(tmp_path / "in.csv", texts, ids=[f"id{i}" for i in range(ROWS)])
 

@@ -1,0 +1,25 @@
+"""bench.batch_bench.run_batch_bench: the function `sentiment bench` calls returns real figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from scoring_testlib import make_texts
+
+from bench.batch_bench import run_batch_bench
+
+pytestmark = pytest.mark.slow
+
+
+def test_batch_bench_small(default_bundle: Path, tmp_path: Path) -> None:
+    res = run_batch_bench(default_bundle, make_texts(300), scales=(1, 2), repeats=1,
+                          batch_size=32, workdir=tmp_path)
+    assert res["rows"] == 300 and res["batch_size"] == 32
+    assert res["raw_ort_rows_per_s"] > 0 and res["engine_rows_per_s"] > 0
+    assert res["engine_vs_raw"] == pytest.approx(
+        res["engine_rows_per_s"] / res["raw_ort_rows_per_s"], rel=1e-2)
+    assert 0 < res["tokenize_share"] < 1
+    assert [m["rows"] for m in res["memory"].values()] == [300, 600]
+    assert all(m["peak_rss_mib"] > 50 for m in res["memory"].values())
+    assert list(tmp_path.iterdir()) == []  # temporary inputs and outputs removed
