@@ -12,6 +12,7 @@ ready, :class:`ServiceStartError` carries the tail of its output. Output goes to
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -99,12 +100,18 @@ class ServiceProcess:
         self.log_path = Path(log_path) if log_path else Path(
             tempfile.mkstemp(prefix="sentiment-serve-", suffix=".log")[1])
         self.proc: subprocess.Popen | None = None
+        self._home: str | None = None
 
     def environment(self) -> dict[str, str]:
         """The child's environment: ours, plus the port and the given SENTIMENT_* overrides."""
         env = dict(os.environ)
         env.update({"SENTIMENT_PORT": str(self.port), "SENTIMENT_HOST": self.host,
                     "BENTOML_DO_NOT_TRACK": "True", "PYTHONUNBUFFERED": "1"})
+        if "BENTOML_HOME" not in self.env_overrides:
+            # BentoML wipes $BENTOML_HOME/prometheus_multiproc_dir at start-up and reads /metrics
+            # from it: servers sharing a home clobber and mix each other's metrics.
+            self._home = self._home or tempfile.mkdtemp(prefix="sentiment-bentoml-home-")
+            env["BENTOML_HOME"] = self._home
         env.update(self.env_overrides)
         return env
 
@@ -153,6 +160,8 @@ class ServiceProcess:
                 self._signal(family, signal.SIGKILL)
                 self.proc.wait(5)
         self._signal(family, signal.SIGKILL)  # workers left behind by a dead arbiter
+        if self._home:
+            shutil.rmtree(self._home, ignore_errors=True)
         return self.proc.returncode
 
     def _signal(self, pids: list[int], sig: int) -> None:
