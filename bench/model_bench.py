@@ -19,68 +19,16 @@ import argparse
 import json
 import logging
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import onnx
-import onnxruntime as ort
-from onnx import TensorProto, helper
+
+from bench.model_timing import make_batches, matmul_peak, ort_session, rnn_efficiency, time_calls
 
 log = logging.getLogger(__name__)
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "default"
 ENGINES = ("keras", "plain", "fused")
-GATES = {"lstm": 4, "gru": 3}
-
-
-def ort_session(model: onnx.ModelProto | str) -> ort.InferenceSession:
-    """One intra-op thread, no spinning, full graph optimization (the serving settings)."""
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    data = model if isinstance(model, str) else model.SerializeToString()
-    return ort.InferenceSession(data, so, providers=["CPUExecutionProvider"])
-
-
-def time_calls(fn: Callable[[np.ndarray], object], batches: list[np.ndarray], budget_s: float,
-               min_calls: int = 3) -> list[float]:
-    """Seconds per call, cycling through ``batches`` until the budget (and min_calls) is spent."""
-    fn(batches[0])  # warm-up
-    out: list[float] = []
-    start = time.perf_counter()
-    while len(out) < min_calls or time.perf_counter() - start < budget_s:
-        x = batches[len(out) % len(batches)]
-        t0 = time.perf_counter()
-        fn(x)
-        out.append(time.perf_counter() - t0)
-        if len(out) >= 100_000:
-            break
-    return out
-
-
-def matmul_peak(quick: bool) -> dict:
-    """Best single-thread onnxruntime MatMul GFLOP/s over a few float32 shapes."""
-    shapes = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024)]
-    best: dict = {"gflops": 0.0}
-    for m, k, n in shapes:
-        node = helper.make_node("MatMul", ["A", "B"], ["C"])
-        graph = helper.make_graph(
-            [node], "mm", [helper.make_tensor_value_info("A", TensorProto.FLOAT, [m, k]),
-                           helper.make_tensor_value_info("B", TensorProto.FLOAT, [k, n])],
-            [helper.make_tensor_value_info("C", TensorProto.FLOAT, [m, n])])
-        sess = ort_session(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
-        rng = np.random.default_rng(0)
-        feed = {"A": rng.random((m, k), np.float32), "B": rng.random((k, n), np.float32)}
-        secs = time_calls(lambda _x, s=sess, f=feed: s.run(None, f), [feed["A"]],
-                          0.3 if quick else 1.0, min_calls=5)
-        gflops = 2 * m * k * n / statistics.median(secs) / 1e9
-        if gflops > best["gflops"]:
-            best = {"gflops": gflops, "shape": [m, k, n]}
-    return best
 
 
 def load_test_seqs(bundle: Path) -> tuple[dict, list[list[int]]]:
@@ -97,15 +45,6 @@ def load_test_seqs(bundle: Path) -> tuple[dict, list[list[int]]]:
     tok = Tokenizer.from_file(str(b.tokenizer_path))
     tok.no_padding()
     return b.card, [e.ids[: b.max_tokens] for e in tok.encode_batch(test_texts)]
-
-
-def make_batches(seqs: list[list[int]], size: int, seed: int) -> list[np.ndarray]:
-    """Seeded random batches of real texts, each right-padded to its longest member."""
-    from training.fit import pad
-
-    order = np.random.default_rng(seed).permutation(len(seqs))
-    chunks = [order[i:i + size] for i in range(0, len(order) - size + 1, size)] or [order]
-    return [pad([seqs[j] for j in c]) for c in chunks]
 
 
 def build_engines(card: dict, cell: str, vocab: int) -> tuple[dict, dict]:
@@ -135,35 +74,38 @@ def build_engines(card: dict, cell: str, vocab: int) -> tuple[dict, dict]:
 
 
 def bench_cell(engines: dict, seqs: list[list[int]], sizes: tuple[int, ...], rounds: int,
-               budget_s: float) -> list[dict]:
-    """Per batch size: median ms per batch and texts/s for each engine, rounds interleaved."""
-    rows = []
+               budget_s: float) -> tuple[list[dict], dict]:
+    """Per batch size: median ms per batch and texts/s for each engine, rounds interleaved.
+
+    Also returns the fused export's per-call seconds and batches by size (for efficiency).
+    """
+    rows, fused_calls = [], {}
     for size in sizes:
         batches = make_batches(seqs, size, seed=size)
         calls: dict[str, list[float]] = {e: [] for e in ENGINES}
         for _ in range(rounds):
             for name in ENGINES:
                 calls[name] += time_calls(engines[name], batches, budget_s)
-        row: dict = {"batch": size, "tokens_real": int(sum(np.count_nonzero(b) for b in batches)),
-                     "tokens_padded": int(sum(b.size for b in batches)), "n_batches": len(batches)}
+        row: dict = {"batch": size, "n_batches": len(batches)}
         for name, secs in calls.items():
             med = statistics.median(secs)
             row[name] = {"median_ms": med * 1e3, "texts_per_s": size / med, "calls": len(secs)}
         row["fused_vs_plain"] = row["plain"]["median_ms"] / row["fused"]["median_ms"]
         row["fused_vs_keras"] = row["keras"]["median_ms"] / row["fused"]["median_ms"]
         rows.append(row)
-    return rows
+        fused_calls[size] = (batches, calls["fused"])
+    return rows, fused_calls
 
 
-def efficiency(cell: str, dims: dict, row: dict, peak: float) -> dict:
-    """Achieved GFLOP/s of the fused export on real tokens; the padded-token figure alongside."""
-    e, h = dims["embedding"], dims["units"]
-    per_token = 2 * GATES[cell] * h * (e + h) * (2 if dims["bidirectional"] else 1)
-    secs = row["fused"]["median_ms"] / 1e3 * row["n_batches"]
-    real = per_token * row["tokens_real"] / secs / 1e9
-    padded = per_token * row["tokens_padded"] / secs / 1e9
-    return {"batch": row["batch"], "gflops_real": real, "gflops_padded": padded,
-            "fraction_of_peak": real / peak, "fraction_of_peak_padded": padded / peak}
+def efficiencies(cell: str, dims: dict, fused: Callable, seqs: list[list[int]],
+                 fused_calls: dict, peak: float, budget_s: float) -> dict:
+    """Fused export at batch 32: random batches (as timed above) and length-sorted batches."""
+    batches, secs = fused_calls.get(32) or next(iter(fused_calls.values()))
+    out = {"random_batches": rnn_efficiency(cell, dims, batches, secs, peak)}
+    ordered = make_batches(seqs, 32, seed=None)
+    secs = time_calls(fused, ordered, budget_s, min_calls=len(ordered))
+    out["length_sorted_batches"] = rnn_efficiency(cell, dims, ordered, secs, peak)
+    return out
 
 
 def run(bundle: Path = DEFAULT_BUNDLE, quick: bool = False, cells: tuple[str, ...] = ("lstm", "gru"),
@@ -183,10 +125,11 @@ def run(bundle: Path = DEFAULT_BUNDLE, quick: bool = False, cells: tuple[str, ..
                     "matmul_peak": peak, "cells": {}}
     for cell in cells:
         engines, info = build_engines(card, cell, vocab)
-        rows = bench_cell(engines, seqs, sizes, rounds, budget)
-        at32 = next((r for r in rows if r["batch"] == 32), rows[-1])
-        info |= {"rows": rows, "efficiency": efficiency(cell, info["dims"], at32, peak["gflops"])}
+        rows, fused_calls = bench_cell(engines, seqs, sizes, rounds, budget)
+        info |= {"rows": rows, "efficiency": efficiencies(
+            cell, info["dims"], engines["fused"], seqs, fused_calls, peak["gflops"], budget)}
         result["cells"][cell] = info
+    result["targets"] = targets(result)
     return result
 
 
@@ -202,25 +145,46 @@ def limit_tf_threads() -> str:
         return "keras eager model(x, training=False), TensorFlow default threads"
 
 
+def targets(result: dict) -> list[dict]:
+    """The issue's model-level targets, each with the measured value and whether it is met."""
+    out = []
+    for cell, info in result["cells"].items():
+        rows = {r["batch"]: r for r in info["rows"]}
+        checks = [(1, "fused_vs_plain", 5.0), (1, "fused_vs_keras", 100.0)]
+        checks += [(32, "fused_vs_plain", 3.0)] if cell == "lstm" else []
+        for batch, key, goal in checks:
+            if batch in rows:
+                value = rows[batch][key]
+                out.append({"target": f"{cell} batch {batch} {key} >= {goal:g}x", "value": value,
+                            "met": value >= goal})
+        eff = info["efficiency"]["random_batches"]["fraction_of_peak"]
+        out.append({"target": f"{cell} efficiency at batch 32 >= 40% of MatMul peak",
+                    "value": eff, "met": eff >= 0.4})
+    return out
+
+
 def markdown(result: dict) -> str:
     """The model-level table (ms per batch, texts/s, ratios) and the efficiency lines."""
-    lines = ["| cell | batch | Keras ms | plain ms | fused ms | fused texts/s | fused vs plain "
-             "| fused vs Keras |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| cell | batch | Keras: ms/batch (texts/s) | tf2onnx plain | fused (ours) "
+             "| fused vs plain | fused vs Keras |", "|---|---|---|---|---|---|---|"]
     for cell, info in result["cells"].items():
         for r in info["rows"]:
-            lines.append(f"| {cell.upper()} | {r['batch']} | {r['keras']['median_ms']:.2f} | "
-                         f"{r['plain']['median_ms']:.3f} | {r['fused']['median_ms']:.3f} | "
-                         f"{r['fused']['texts_per_s']:,.0f} | {r['fused_vs_plain']:.1f}x | "
-                         f"{r['fused_vs_keras']:.0f}x |")
+            cols = [f"{r[e]['median_ms']:.3g} ({r[e]['texts_per_s']:,.0f})" for e in ENGINES]
+            lines.append(f"| {cell.upper()} | {r['batch']} | " + " | ".join(cols)
+                         + f" | {r['fused_vs_plain']:.1f}x | {r['fused_vs_keras']:,.0f}x |")
     peak = result["matmul_peak"]
     lines.append("")
     lines.append(f"MatMul peak (1 thread, {peak['shape']}): {peak['gflops']:.1f} GFLOP/s")
     for cell, info in result["cells"].items():
-        e = info["efficiency"]
-        lines.append(f"- {cell.upper()} fused at batch {e['batch']}: {e['gflops_real']:.1f} GFLOP/s "
-                     f"on real tokens = {e['fraction_of_peak']:.0%} of peak "
-                     f"({e['gflops_padded']:.1f} GFLOP/s = {e['fraction_of_peak_padded']:.0%} "
-                     f"counting padding)")
+        for kind, e in info["efficiency"].items():
+            lines.append(f"- {cell.upper()} fused, batch {e['batch']}, {kind.replace('_', ' ')}: "
+                         f"{e['gflops_real']:.1f} GFLOP/s on real tokens = "
+                         f"{e['fraction_of_peak']:.0%} of peak ({e['gflops_padded']:.1f} GFLOP/s ="
+                         f" {e['fraction_of_peak_padded']:.0%} counting padding, "
+                         f"{e['padding_fraction']:.0%} of tokens are padding)")
+    lines.append("")
+    lines += [f"- target {t['target']}: {t['value']:.3g} -> {'met' if t['met'] else 'MISSED'}"
+              for t in result.get("targets", [])]
     return "\n".join(lines)
 
 
