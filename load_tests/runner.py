@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,13 +95,10 @@ def target(opts: Options, out: Path) -> Iterator[tuple[str, int | None]]:
         env["BENTOML_CONFIG_OVERRIDES"] = json.dumps(
             {"services": {"sentiment": {"metrics": {"duration": {"buckets": BUCKETS}}}}})
     t0 = time.monotonic()
-    # BentoML keeps /metrics in $BENTOML_HOME/prometheus_multiproc_dir and wipes it at start-up:
-    # servers sharing a BENTOML_HOME mix (and clobber) each other's histograms.
-    with tempfile.TemporaryDirectory(prefix="loadtest-bentoml-") as home:
-        env["BENTOML_HOME"] = home
-        with ServiceProcess(env, log_path=out / "server.log") as svc:
-            log.info("server ready at %s in %.1fs", svc.url, time.monotonic() - t0)
-            yield svc.url, svc.proc.pid
+    # ServiceProcess gives the server its own BENTOML_HOME, hence its own metrics directory
+    with ServiceProcess(env, log_path=out / "server.log") as svc:
+        log.info("server ready at %s in %.1fs", svc.url, time.monotonic() - t0)
+        yield svc.url, svc.proc.pid
 
 
 def _plan(opts: Options, host: str, pid: int | None, out: Path) -> modes.Plan:
