@@ -17,6 +17,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import bentoml
+from bentoml.exceptions import ServiceUnavailable
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -24,7 +25,7 @@ from starlette.routing import Route
 
 from service.bundle import BundleError
 from service.io import PredictInput, PredictOutput
-from service.metrics import record_batch
+from service.metrics import install_gc_metrics, record_batch
 from service.middleware import RequestGate
 from service.runtime import Predictor, RuntimeOptions
 from service.schema import Limits
@@ -61,6 +62,18 @@ def load_predictor_or_exit(settings: Settings, worker: bool) -> Predictor:
         raise SystemExit(EXIT_BAD_BUNDLE) from None
 
 
+class OverloadLogFilter(logging.Filter):
+    """Log BentoML's load-shedding 503s as one warning line instead of an error traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, ServiceUnavailable):
+            record.msg, record.args = "503 on %s [%s]: %s", (*record.args[:2], exc)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.exc_info = record.exc_text = None
+        return True
+
+
 def model_summary(predictor: Predictor, settings: Settings) -> dict:
     """The card summary plus the serving limits, for ``GET /model``."""
     limits = {"max_texts": settings.max_texts, "max_chars": settings.max_chars,
@@ -93,6 +106,8 @@ class SentimentService:
         if SETTINGS.gc_freeze:  # after imports and warm-up: keep start-up objects out of GC
             gc.collect()
             gc.freeze()
+        install_gc_metrics()
+        logging.getLogger("bentoml._internal.server.http_app").addFilter(OverloadLogFilter())
         log.info("serving %s version %s from %s", self.predictor.bundle.name,
                  self.predictor.bundle.version, SETTINGS.model_dir)
 

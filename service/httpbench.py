@@ -19,9 +19,11 @@ import re
 import shutil
 import subprocess
 import tempfile
+import urllib.request
 from pathlib import Path
 
 from service.launcher import ServiceProcess, descendants
+from service.metrics import histogram, samples
 
 WORDS = ("a moving beautifully acted film with superb cast and story that stays with you dull "
          "tedious far too long plot acting charming weak funny not very").split()
@@ -54,6 +56,20 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / CLK_TCK
 
 
+def server_stats(url: str) -> dict[str, float]:
+    """Counters read from /metrics: ORT batches and texts, gen-2 GC pauses and their seconds."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as resp:
+        text = resp.read().decode()
+    batch = histogram(text, "sentiment_batch_texts")
+    gen2 = [s for s in samples(text, "sentiment_gc_pause_seconds_count")
+            if s["labels"].get("generation") == "2"]
+    gen2_sum = [s for s in samples(text, "sentiment_gc_pause_seconds_sum")
+                if s["labels"].get("generation") == "2"]
+    return {"batches": batch["count"],
+            "texts": sum(s["value"] for s in samples(text, "sentiment_batch_texts_sum")),
+            "gc2": sum(s["value"] for s in gen2), "gc2_s": sum(s["value"] for s in gen2_sum)}
+
+
 def to_ms(value: str) -> float:
     num, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()
     return float(num) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
@@ -80,10 +96,13 @@ def measure(env: dict[str, str], texts: list[int], conns: list[int], seconds: in
             script = wrk_script(request_body(n), Path(tmp))
             run_wrk(svc.url, script, max(conns), 3)  # warm-up (also trains the batcher)
             for c in conns:
-                cpu0 = tree_cpu_seconds(svc.proc.pid)
+                cpu0, st0 = tree_cpu_seconds(svc.proc.pid), server_stats(svc.url)
                 res = run_wrk(svc.url, script, c, seconds)
-                cpu = tree_cpu_seconds(svc.proc.pid) - cpu0
+                cpu, st1 = tree_cpu_seconds(svc.proc.pid) - cpu0, server_stats(svc.url)
+                d = {k: st1[k] - st0[k] for k in st0}
                 res.update(texts=n, conns=c, cpu_ms_per_req=1000 * cpu / max(1, res["requests"]),
+                           mean_batch=d["texts"] / max(1, d["batches"]), gc2=d["gc2"],
+                           gc2_ms=1000 * d["gc2_s"] / max(1, d["gc2"]),
                            load1=os.getloadavg()[0], env=env)
                 rows.append(res)
                 print(json.dumps(res), flush=True)
@@ -103,12 +122,14 @@ def main(argv: list[str] | None = None) -> int:
     env = {"SENTIMENT_ACCESS_LOG": "false", **dict(kv.split("=", 1) for kv in args.env)}
     rows = measure(env, args.texts, args.concurrency, args.seconds)
     print("| texts/request | connections | requests/s | texts/s | p50 ms | p99 ms | "
-          "server CPU ms/request | non-2xx | load avg |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "server CPU ms/request | texts per ORT batch | gen-2 GCs (mean ms) | non-2xx | "
+          "load avg |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['texts']} | {r['conns']} | {r['rps']:.0f} | {r['rps'] * r['texts']:.0f} | "
               f"{r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['cpu_ms_per_req']:.2f} | "
-              f"{r['non_2xx']} | {r['load1']:.1f} |")
+              f"{r['mean_batch']:.1f} | {r['gc2']:.0f} ({r['gc2_ms']:.0f}) | {r['non_2xx']} | "
+              f"{r['load1']:.1f} |")
     return 0
 
 

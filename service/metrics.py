@@ -7,7 +7,9 @@ multi-process Prometheus mode; nothing is registered at import time.
 from __future__ import annotations
 
 import functools
+import gc
 import re
+import time
 from collections import Counter
 from typing import Any
 
@@ -30,6 +32,10 @@ def _metrics() -> dict[str, Any]:
             name="sentiment_inference_seconds",
             documentation="seconds per onnxruntime batch (tokenize + run)",
             buckets=SECONDS_BUCKETS),
+        "gc": bentoml.metrics.Histogram(
+            name="sentiment_gc_pause_seconds", documentation="garbage-collection pauses of "
+            "the worker, by generation (stalls every in-flight request)",
+            labelnames=["generation"], buckets=SECONDS_BUCKETS),
         "batch": bentoml.metrics.Histogram(
             name="sentiment_batch_texts",
             documentation="texts per onnxruntime batch", buckets=(1, 2, 4, 8, 16, 32, 64, 128,
@@ -46,6 +52,22 @@ def record_batch(texts: list[str], labels: list[str], seconds: float) -> None:
         m["length"].observe(len(text))
     m["inference"].observe(seconds)
     m["batch"].observe(len(texts))
+
+
+
+def install_gc_metrics() -> None:
+    """Time every garbage collection of this process into ``sentiment_gc_pause_seconds``."""
+    hist = _metrics()["gc"]
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            hist.labels(generation=str(info["generation"])).observe(
+                time.perf_counter() - started[0])
+
+    gc.callbacks.append(on_gc)
 
 
 # Reading the Prometheus text format (tests, benchmarks and load tests read /metrics).

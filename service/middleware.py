@@ -131,6 +131,27 @@ def json_errors(send: Send) -> Send:
     return _send
 
 
+OVERLOADED = {"error": "server overloaded: the adaptive-batching queue would pass "
+              "max_latency_ms; retry later", "status": 503}
+
+
+def explain_overload(send: Send) -> Send:
+    """Replace BentoML's generic 503 body ("unexpected error") with what happened."""
+    state = {"overloaded": False}
+
+    async def _send(message: Message) -> None:
+        if message["type"] == "http.response.start" and message["status"] == 503:
+            state["overloaded"] = True
+            return
+        if state["overloaded"] and message["type"] == "http.response.body":
+            if not message.get("more_body", False):
+                await send_json(send, 503, OVERLOADED, [(b"retry-after", b"1")])
+            return
+        await send(message)
+
+    return _send
+
+
 class RequestGate:
     """ASGI middleware: auth for ``protected`` paths, JSON-only bodies, byte limit, /predict."""
 
@@ -155,6 +176,8 @@ class RequestGate:
             return
         except BodyTooLarge:
             return  # the client went away mid-body: nobody to answer
+        if scope.get("path") == self.predict_path:
+            send = explain_overload(send)
         await self.app(scope, receive, send if scope.get("method") == "HEAD" else json_errors(send))
 
     async def _gate(self, scope: Scope, receive: Receive) -> Receive:

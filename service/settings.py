@@ -33,8 +33,9 @@ class Settings(BaseSettings):
                              "worker; keep workers x ort_threads <= cores")
     max_batch_size: int = Field(64, ge=2, le=4096, description="adaptive batching: most texts "
                                 "scored in one onnxruntime call")
-    max_latency_ms: int = Field(2000, ge=10, le=600_000, description="adaptive batching: a "
-                                "request whose estimated wait passes this is answered 503")
+    max_latency_ms: int = Field(5000, ge=10, le=600_000, description="adaptive batching: a "
+                                "request whose estimated wait passes this is shed with 503 "
+                                "(load shedding; keep it below timeout_s)")
     max_texts: int = Field(64, ge=1, description="most texts in one request (413 beyond)")
     max_chars: int = Field(5000, ge=1, description="most characters in one text (413 beyond)")
     max_body_bytes: int = Field(1_000_000, ge=64, description="most request body bytes, "

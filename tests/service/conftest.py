@@ -1,7 +1,8 @@
 """Session-scoped real servers for the service tests: started once, in parallel, reused.
 
 - ``server``: `bentoml serve` with auth off and small limits (so limit tests send little data).
-- ``auth_server``: started through `sentiment serve` with SENTIMENT_API_KEY set.
+- ``auth_server``: started through `sentiment serve` with SENTIMENT_API_KEY set, no access
+  log and a 10 ms batching latency budget.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ SMALL_LIMITS = {"SENTIMENT_MAX_TEXTS": "8", "SENTIMENT_MAX_CHARS": "300",
 
 def sentiment_serve_command(port: int) -> list[str]:
     exe = Path(sys.executable).with_name("sentiment")
-    return [str(exe), "serve", "--port", str(port), "--no-access-log"]
+    # a 10 ms batching budget makes load shedding (503) easy to provoke in test_overload
+    return [str(exe), "serve", "--port", str(port), "--no-access-log", "--max-latency-ms", "10"]
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +32,9 @@ def servers() -> Iterator[dict[str, ServiceProcess]]:
     """Both servers, spawned together so their start-up overlaps, stopped at session end."""
     port = free_port()
     procs = {
-        "plain": ServiceProcess({**SMALL_LIMITS, "SENTIMENT_MAX_BATCH_SIZE": "32"}),
+        "plain": ServiceProcess({**SMALL_LIMITS, "SENTIMENT_MAX_BATCH_SIZE": "32",
+                                  # no load-shedding 503s on a busy CI machine
+                                  "SENTIMENT_MAX_LATENCY_MS": "60000"}),
         "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY}, port=port,
                                command=sentiment_serve_command(port)),
     }

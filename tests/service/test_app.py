@@ -164,6 +164,9 @@ def test_service_metrics(client):
     assert labels & {"positive", "negative"}
     assert histogram(text, "sentiment_text_length_chars")["count"] >= 2
     assert histogram(text, "sentiment_inference_seconds")["count"] >= 1
+    assert histogram(text, "sentiment_batch_texts")["count"] >= 1
+    assert any(s["labels"]["generation"] == "0"
+               for s in samples(text, "sentiment_gc_pause_seconds_count"))
 
 
 def test_access_log_is_switchable(server, auth_server):
@@ -185,6 +188,27 @@ def test_api_key(auth_server, api_key):
         for path in ("/livez", "/readyz", "/metrics"):
             assert c.get(path).status_code == 200
     assert f"API docs: {auth_server.url}/" in auth_server.output_tail(400)
+
+
+async def _fire_auth(url: str, key: str, n: int) -> list[httpx.Response]:
+    headers = {"authorization": f"Bearer {key}"}
+    async with httpx.AsyncClient(base_url=url, timeout=60, headers=headers,
+                                 limits=httpx.Limits(max_connections=n)) as ac:
+        return await asyncio.gather(*(ac.post("/predict", json={"texts": ["a fine film"] * 8})
+                                      for _ in range(n)))
+
+
+def test_overload_is_a_clear_503(auth_server, api_key):
+    """Past max_latency_ms the batcher sheds load: 503 + Retry-After + JSON, one log line."""
+    with httpx.Client(base_url=auth_server.url, timeout=30) as c:
+        for _ in range(12):  # finish the dispatcher's training phase
+            c.post("/predict", json={"text": "x"}, headers={"authorization": f"Bearer {api_key}"})
+    responses = asyncio.run(_fire_auth(auth_server.url, api_key, 40))
+    shed = [r for r in responses if r.status_code == 503]
+    assert shed and {r.status_code for r in responses} <= {200, 503}
+    assert "overloaded" in shed[0].json()["error"] and shed[0].headers["retry-after"] == "1"
+    log = auth_server.output_tail(2000)
+    assert "503 on /predict" in log and "Traceback" not in log
 
 
 def test_tampered_bundle_exits_non_zero_never_ready(default_bundle, tmp_path):
