@@ -136,6 +136,7 @@ def run_batch_bench(model: str | Path = DEFAULT_MODEL, texts: list[str] | None =
 
 
 def main(argv: list[str] | None = None) -> int:
+    """`python -m bench.batch_bench`: print the figures and the result as one JSON line."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     p.add_argument("--repeats", type=int, default=3)

@@ -78,6 +78,7 @@ class Context:
 
 
 def _check(cfg: ScoreConfig) -> None:
+    """Reject impossible settings before touching any file."""
     for name in ("batch_size", "window", "part_rows", "threads", "ray_concurrency"):
         if getattr(cfg, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be at least 1")

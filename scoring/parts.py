@@ -76,11 +76,12 @@ class WorkDir:
             raise RuntimeError(f"cannot resume the interrupted run in {self.dir}: it used "
                                f"{describe_difference(manifest['job'], self.job)}; pass --force "
                                "to discard it and start over")
-        self.published = bool(manifest.get("published"))
+        self.published = bool(manifest.get("published")) and self.output.exists()
         self.parts = manifest["parts"] if self.published else self._verified(manifest["parts"])
         log.info("resuming %s: %d part(s) already done", self.output, len(self.parts))
 
     def _read_manifest(self) -> dict | None:
+        """The manifest of an earlier run, None if there is none; unreadable -> error."""
         if not self.manifest_path.is_file():
             return None
         try:
@@ -126,6 +127,7 @@ class WorkDir:
         self._save()
 
     def _save(self) -> None:
+        """Replace the manifest atomically (it is the commit point of each part)."""
         manifest = {"format": MANIFEST_FORMAT, "job": self.job, "parts": self.parts,
                     "published": self.published}
         atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=1).encode("utf-8"))

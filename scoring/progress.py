@@ -49,6 +49,7 @@ class Progress:
         self.bar.update(rows)
 
     def close(self) -> None:
+        """Fix the final total and close the bar."""
         if self.bar is not None:
             if self.total_rows is None:
                 self.bar.total = self.done

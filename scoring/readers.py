@@ -83,6 +83,7 @@ class CsvReader(_Reader):
         return len(header), ti, ii
 
     def rows(self) -> Iterator[Row]:
+        """Every record after the header, good or bad, in file order."""
         with open(self.path, "rb") as raw:
             self._fh = raw
             reader = csv.reader(self._text(raw))
@@ -94,6 +95,7 @@ class CsvReader(_Reader):
         return header.index(col)
 
     def _records(self, reader: Any, width: int, ti: int, ii: int | None) -> Iterator[Row]:
+        """Records with the line each starts on; csv.Error and wrong widths become bad rows."""
         last = reader.line_num
         while True:
             try:
@@ -126,6 +128,7 @@ class JsonlReader(_Reader):
                 return
 
     def rows(self) -> Iterator[Row]:
+        """Every non-blank line as a record, good or bad, in file order."""
         for row, _ in self._parsed():
             yield row
 
@@ -139,6 +142,7 @@ class JsonlReader(_Reader):
                     yield self._parse(line_no, raw)
 
     def _parse(self, line_no: int, raw: bytes) -> tuple[Row, dict | None]:
+        """One line -> a row (good or bad) and the parsed object when it is one."""
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -179,9 +183,11 @@ class ParquetReader(_Reader):
         self._batch_rows, self._done = batch_rows, 0
 
     def bytes_read(self) -> int:
+        """Estimated from the share of rows read (Parquet is read by column chunks)."""
         return self.total_bytes * self._done // max(1, self.total_rows or 1)
 
     def rows(self) -> Iterator[Row]:
+        """Every row, reading only the text (and id) columns, one batch at a time."""
         cols = [self.text_col] + ([self.id_col] if self.id_col else [])
         for batch in self._pf.iter_batches(batch_size=self._batch_rows, columns=cols):
             texts = batch.column(0).to_pylist()

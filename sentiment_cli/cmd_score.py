@@ -14,6 +14,7 @@ FORMATS = ["auto", "csv", "jsonl", "parquet"]
 
 
 def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
+    """Options of `sentiment score`; defaults come from ScoreConfig."""
     from scoring.job import ScoreConfig
 
     d = ScoreConfig(Path("in"), Path("out"))
@@ -51,6 +52,7 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
 
 
 def run(name: str, args: argparse.Namespace) -> int:
+    """Run or resume the job and print its one-line JSON summary."""
     from scoring.job import ScoreConfig, run_job
 
     fields = ScoreConfig.__dataclass_fields__

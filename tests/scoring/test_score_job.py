@@ -147,3 +147,26 @@ def test_resume_refuses_other_input_model_or_options(tmp_path: Path, default_bun
         job(inp, out, default_bundle, batch_size=16)
     assert not out.exists()
     assert job(inp, out, default_bundle, batch_size=16, force=True)["rows_in"] == 31
+
+
+def test_crash_between_publication_and_cleanup_resumes(tmp_path: Path, default_bundle: Path,
+                                                       monkeypatch) -> None:
+    from scoring.parts import WorkDir
+
+    inp = write_text_csv(tmp_path / "in.csv", TEXTS[:50] + [""])
+    job(inp, tmp_path / "ref.csv", default_bundle, part_rows=10)
+    out = tmp_path / "out.csv"
+
+    def crash(self) -> None:
+        raise KeyboardInterrupt("killed while cleaning up")
+
+    with monkeypatch.context() as m:
+        m.setattr(WorkDir, "_cleanup", crash)
+        with pytest.raises(KeyboardInterrupt):
+            job(inp, out, default_bundle, part_rows=10)
+    assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()  # published, parts remain
+    assert (tmp_path / "out.csv.parts" / "manifest.json").is_file()
+    summary = job(inp, out, default_bundle, part_rows=10)  # the same command again
+    assert (summary["rows_in"], summary["scored"], summary["resumed_rows"]) == (51, 50, 51)
+    assert out.read_bytes() == (tmp_path / "ref.csv").read_bytes()
+    assert not (tmp_path / "out.csv.parts").exists()
