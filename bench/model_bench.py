@@ -99,13 +99,13 @@ def bench_cell(engines: dict, seqs: list[list[int]], sizes: tuple[int, ...], rou
 
 def efficiencies(cell: str, dims: dict, fused: Callable, seqs: list[list[int]],
                  fused_calls: dict, peak: float, budget_s: float) -> dict:
-    """Fused export at batch 32: random batches (as timed above) and length-sorted batches."""
+    """Fused export at batch 32: ``efficiency`` on the random batches timed above (headline) and
+    ``efficiency_sorted`` on length-sorted batches (what length-aware batching achieves)."""
     batches, secs = fused_calls.get(32) or next(iter(fused_calls.values()))
-    out = {"random_batches": rnn_efficiency(cell, dims, batches, secs, peak)}
     ordered = make_batches(seqs, 32, seed=None)
-    secs = time_calls(fused, ordered, budget_s, min_calls=len(ordered))
-    out["length_sorted_batches"] = rnn_efficiency(cell, dims, ordered, secs, peak)
-    return out
+    sorted_secs = time_calls(fused, ordered, budget_s, min_calls=len(ordered))
+    return {"efficiency": rnn_efficiency(cell, dims, batches, secs, peak),
+            "efficiency_sorted": rnn_efficiency(cell, dims, ordered, sorted_secs, peak)}
 
 
 def run(bundle: Path = DEFAULT_BUNDLE, quick: bool = False, cells: tuple[str, ...] = ("lstm", "gru"),
@@ -126,8 +126,9 @@ def run(bundle: Path = DEFAULT_BUNDLE, quick: bool = False, cells: tuple[str, ..
     for cell in cells:
         engines, info = build_engines(card, cell, vocab)
         rows, fused_calls = bench_cell(engines, seqs, sizes, rounds, budget)
-        info |= {"rows": rows, "efficiency": efficiencies(
-            cell, info["dims"], engines["fused"], seqs, fused_calls, peak["gflops"], budget)}
+        info |= {"rows": rows}
+        info |= efficiencies(cell, info["dims"], engines["fused"], seqs, fused_calls,
+                             peak["gflops"], budget)
         result["cells"][cell] = info
     result["targets"] = targets(result)
     return result
@@ -157,7 +158,7 @@ def targets(result: dict) -> list[dict]:
                 value = rows[batch][key]
                 out.append({"target": f"{cell} batch {batch} {key} >= {goal:g}x", "value": value,
                             "met": value >= goal})
-        eff = info["efficiency"]["random_batches"]["fraction_of_peak"]
+        eff = info["efficiency"]["fraction_of_peak"]
         out.append({"target": f"{cell} efficiency at batch 32 >= 40% of MatMul peak",
                     "value": eff, "met": eff >= 0.4})
     return out
@@ -176,8 +177,9 @@ def markdown(result: dict) -> str:
     lines.append("")
     lines.append(f"MatMul peak (1 thread, {peak['shape']}): {peak['gflops']:.1f} GFLOP/s")
     for cell, info in result["cells"].items():
-        for kind, e in info["efficiency"].items():
-            lines.append(f"- {cell.upper()} fused, batch {e['batch']}, {kind.replace('_', ' ')}: "
+        for kind in ("efficiency", "efficiency_sorted"):
+            e, how = info[kind], "length-sorted" if kind.endswith("sorted") else "random"
+            lines.append(f"- {cell.upper()} fused, batch {e['batch']}, {how} batches: "
                          f"{e['gflops_real']:.1f} GFLOP/s on real tokens = "
                          f"{e['fraction_of_peak']:.0%} of peak ({e['gflops_padded']:.1f} GFLOP/s ="
                          f" {e['fraction_of_peak_padded']:.0%} counting padding, "
