@@ -150,3 +150,19 @@ def test_unsupported_layers_are_refused():
     x = keras.layers.LSTM(3, activation="relu")(keras.layers.Embedding(20, 4)(ids))
     with pytest.raises(ValueError, match="activation"):
         rnn_spec(keras.Model(ids, keras.layers.Dense(1)(x)))
+
+
+def test_three_class_softmax_model(tmp_path):
+    """A softmax head (e.g. the 3-class tweets dataset) is fused the same way."""
+    from training.export import check_parity, convert
+    from training.fuse import fuse, op_counts
+    from training.model import ModelConfig, build_model
+
+    model = build_model(ModelConfig(cell="gru", embedding_dim=8, units=6), VOCAB, 3, seed=2)
+    rng = np.random.default_rng(2)
+    for w in model.weights:
+        w.assign(rng.normal(scale=0.4, size=w.shape).astype("float32"))
+    proto = fuse(convert(model, fused=False), model)
+    assert op_counts(proto).get("GRU") == 1 and "Loop" not in op_counts(proto)
+    onnx.save_model(proto, str(tmp_path / "m.onnx"))
+    assert check_parity(model, tmp_path / "m.onnx", heldout_seqs(60))["max_abs_diff"] <= 1e-5
