@@ -41,8 +41,8 @@ class LoadSpec:
     connections: int = 16
     warmup_s: float = 0.5  # answers due in the first warmup_s are not counted
     max_requests: int = 200_000  # hard bound on requests sent in one run
-    timeout_s: float = 10.0  # per request
-    drain_s: float = 2.0  # open loop: stop taking late slots this long after the end
+    timeout_s: float = 5.0  # per request
+    drain_s: float = 0.5  # open loop: stop taking late slots this long after the end
 
 
 @dataclass
@@ -130,21 +130,21 @@ async def _run(spec: LoadSpec) -> tuple[Samples, float, float]:
     return run.samples, run.t0, time.monotonic()
 
 
-def group_cpu_seconds(pgid: int | None) -> float:
-    """user+system CPU seconds of every live process in process group ``pgid`` (Linux /proc)."""
-    if pgid is None:
+def tree_cpu_seconds(pid: int | None) -> float:
+    """user+system CPU seconds of ``pid`` and its live descendants (BentoML workers run in
+    sessions of their own, so a process group is not enough)."""
+    if pid is None:
         return 0.0
+    from service.launcher import descendants
+
     total = 0
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
+    for p in (pid, *descendants(pid)):
         try:
-            with open(f"/proc/{pid}/stat", "rb") as fh:
+            with open(f"/proc/{p}/stat", "rb") as fh:
                 fields = fh.read().rsplit(b")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[2]) == pgid:  # fields after "(comm)": state ppid pgrp ... utime(11) stime(12)
-            total += int(fields[11]) + int(fields[12])
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields after "(comm)")
     return total / CLK_TCK
 
 
@@ -168,14 +168,14 @@ def summarize(samples: Samples, spec: LoadSpec, t0: float) -> dict:
     return out
 
 
-def run_load(spec: LoadSpec, server_pgid: int | None = None) -> dict:
+def run_load(spec: LoadSpec, server_pid: int | None = None) -> dict:
     """Run one load and return its summary plus the client/server CPU split."""
-    cpu0, srv0, wall0 = time.process_time(), group_cpu_seconds(server_pgid), time.monotonic()
+    cpu0, srv0, wall0 = time.process_time(), tree_cpu_seconds(server_pid), time.monotonic()
     samples, t0, _ = asyncio.run(_run(spec))
     wall = time.monotonic() - wall0
     out = summarize(samples, spec, t0)
     client = time.process_time() - cpu0
-    server = group_cpu_seconds(server_pgid) - srv0
+    server = tree_cpu_seconds(server_pid) - srv0
     out["cpu"] = {"wall_s": wall, "client_cpu_s": client, "server_cpu_s": server,
                   "client_cores": client / wall, "server_cores": server / wall,
                   "client_share": client / (client + server) if client + server else None}

@@ -1,0 +1,124 @@
+"""One benchmark run: model level, service level and batch job on the same machine, in order.
+
+Each part is a function of its own module (bench.model_bench, bench.service_bench,
+bench.batch_bench); this module runs them, records the machine's state (load average, CPUs,
+library versions), writes bench/results.json and, for full runs, the README's tables. A part
+that fails is recorded with its error and the others still run; the caller sees the failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import platform
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from bench import report
+
+log = logging.getLogger(__name__)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PARTS = ("model", "service", "batch")
+LIBS = ("onnxruntime", "bentoml", "tensorflow-cpu", "keras", "tf2onnx", "tokenizers", "numpy",
+        "uvicorn", "starlette")
+
+
+@dataclass
+class BenchOptions:
+    """What to run and where to write."""
+
+    bundle: Path = REPO_ROOT / "models" / "default"
+    quick: bool = False
+    repeats: int | None = None  # default: 1 quick, 3 full
+    parts: tuple[str, ...] = PARTS
+    out: Path | None = None  # results.json path
+    readme: Path | None = None  # README to update (None: leave it)
+    service_env: dict[str, str] = field(default_factory=dict)
+    batch_texts: int | None = None  # cap on the batch job's corpus (default: quick 2000, full all)
+    service_config: object | None = None  # a bench.service_bench.ServiceBenchConfig override
+
+    @property
+    def rounds(self) -> int:
+        return self.repeats or (1 if self.quick else 3)
+
+
+def machine() -> dict:
+    """CPU count, load average and library versions, recorded next to every figure."""
+    versions = {}
+    for lib in LIBS:
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            versions[lib] = None
+    return {"cpus": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform(), "libraries": versions}
+
+
+def run_model(opts: BenchOptions) -> dict:
+    from bench.model_bench import run
+
+    return run(opts.bundle, quick=opts.quick)
+
+
+def run_service(opts: BenchOptions) -> dict:
+    from bench.plain_bundle import plain_bundle
+    from bench.service_bench import ServiceBenchConfig, load_texts, run_service_bench
+
+    cfg = opts.service_config or (ServiceBenchConfig.quick() if opts.quick else ServiceBenchConfig())
+    cfg.repeats = opts.repeats or cfg.repeats
+    cfg.service_env.update(opts.service_env)
+    texts = load_texts()
+    plain = plain_bundle(opts.bundle, texts)
+    return run_service_bench(opts.bundle, plain, cfg, texts)
+
+
+def run_batch(opts: BenchOptions) -> dict:
+    from bench.batch_bench import corpus, run_batch_bench
+
+    limit = opts.batch_texts or (2000 if opts.quick else None)
+    texts = corpus()
+    texts = texts[:limit] if limit else texts
+    scales = (1, 2) if opts.quick else (1, 10)
+    return run_batch_bench(opts.bundle, texts, scales, repeats=opts.rounds)
+
+
+RUNNERS = {"model": run_model, "service": run_service, "batch": run_batch}
+
+
+def run_all(opts: BenchOptions) -> dict:
+    """Run the chosen parts; returns the results dict (also written to ``opts.out``)."""
+    unknown = set(opts.parts) - set(PARTS)
+    if unknown:
+        raise ValueError(f"unknown bench part(s) {', '.join(sorted(unknown))}; choose from {PARTS}")
+    if not (opts.bundle / "card.json").is_file():
+        raise FileNotFoundError(f"no model bundle at {opts.bundle}")
+    results: dict = {"meta": {**machine(), "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                              "quick": opts.quick, "repeats": opts.rounds, "bundle": str(opts.bundle),
+                              "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+                              "seconds": {}}}
+    for part in PARTS:
+        if part not in opts.parts:
+            continue
+        start = time.monotonic()
+        log.info("bench: %s level", part)
+        try:
+            results[part] = RUNNERS[part](opts)
+        except Exception as exc:  # record it, keep going: the other parts are still worth having
+            log.exception("bench part %s failed", part)
+            results[part] = {"error": f"{type(exc).__name__}: {exc}"}
+        results["meta"]["seconds"][part] = round(time.monotonic() - start, 1)
+    results["meta"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    results["targets"] = report.targets(results)
+    if opts.readme:
+        results["meta"]["readme_blocks"] = report.update_readme(opts.readme, results)
+    if opts.out:
+        report.write_results(opts.out, results)
+    return results
+
+
+def failed_parts(results: dict) -> list[str]:
+    """Parts that recorded an error instead of figures."""
+    return [p for p in PARTS if isinstance(results.get(p), dict) and "error" in results[p]]

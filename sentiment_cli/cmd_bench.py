@@ -1,0 +1,66 @@
+"""`sentiment bench`: the side-by-side performance benchmark in one run (also `make bench`).
+
+Model level (Keras vs plain tf2onnx vs fused export), service level (our BentoML service vs a
+bare Starlette/uvicorn server vs BentoML without batching on the plain export, one load
+generator) and batch job (local engine vs raw onnxruntime). Writes bench/results.json and, on a
+full run, the tables in README.md's performance section; prints the tables and ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _env_pair(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.startswith("SENTIMENT_"):
+        raise argparse.ArgumentTypeError(f"expected SENTIMENT_NAME=value, got {text!r}")
+    return key, value
+
+
+def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
+    p.add_argument("--quick", action="store_true",
+                   help="short runs, 1 repeat, fewer batch sizes (under 2 minutes)")
+    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "default",
+                   help="bundle to benchmark (default: %(default)s)")
+    p.add_argument("--repeats", type=int, default=None,
+                   help="runs per figure, medians reported (default: 3, --quick: 1)")
+    p.add_argument("--only", choices=["model", "service", "batch"], action="append",
+                   help="run only this part (repeatable; default: all three)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results file (default: bench/results.json, --quick: bench/results-quick.json)")
+    p.add_argument("--readme", type=Path, default=None,
+                   help="README whose BENCH blocks get the tables (default: README.md on a full "
+                        "run of all parts; never on --quick unless given)")
+    p.add_argument("--no-readme", action="store_true", help="leave the README alone")
+    p.add_argument("--service-env", type=_env_pair, action="append", default=[],
+                   metavar="SENTIMENT_X=V", help="extra setting for our BentoML service (repeatable)")
+
+
+def run(name: str, args: argparse.Namespace) -> int:
+    from bench import report
+    from bench.run import PARTS, BenchOptions, failed_parts, run_all
+
+    if args.repeats is not None and args.repeats < 1:
+        raise ValueError("--repeats must be at least 1")
+    parts = tuple(args.only or PARTS)
+    out = args.out or REPO_ROOT / "bench" / ("results-quick.json" if args.quick else "results.json")
+    readme = args.readme
+    if readme is None and not args.quick and parts == PARTS:
+        readme = REPO_ROOT / "README.md"
+    opts = BenchOptions(bundle=args.model, quick=args.quick, repeats=args.repeats, parts=parts,
+                        out=out, readme=None if args.no_readme else readme,
+                        service_env=dict(args.service_env))
+    results = run_all(opts)
+    for block, text in report.blocks(results).items():
+        print(f"\n## {block}\n\n{text}")
+    print(f"\nresults: {out}" + (f"; README blocks updated: {results['meta'].get('readme_blocks')}"
+                                 if opts.readme else ""))
+    failed = failed_parts(results)
+    if failed:
+        raise RuntimeError("bench part(s) failed: " + "; ".join(
+            f"{p}: {results[p]['error']}" for p in failed))
+    return 0
