@@ -30,7 +30,8 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     from service.settings import Settings
 
     for flag, (field, typ, text) in OPTIONS.items():
-        default = Settings.model_fields[field].default
+        info = Settings.model_fields[field]
+        default = info.default_factory() if info.default_factory else info.default
         p.add_argument(flag, type=typ, default=None, dest=field,
                        help=f"{text} (env SENTIMENT_{field.upper()}; default: {default})")
     p.add_argument("--no-access-log", action="store_true",

@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import time
 import urllib.request
 from pathlib import Path
 
@@ -94,8 +95,9 @@ def measure(env: dict[str, str], texts: list[int], conns: list[int], seconds: in
     with ServiceProcess(env) as svc, tempfile.TemporaryDirectory() as tmp:
         for n in texts:
             script = wrk_script(request_body(n), Path(tmp))
-            run_wrk(svc.url, script, max(conns), 3)  # warm-up (also trains the batcher)
-            for c in conns:
+            run_wrk(svc.url, script, 2, 3)  # warm-up (also trains the batcher)
+            for c in sorted(conns):
+                time.sleep(2)  # let requests queued by the previous run drain
                 cpu0, st0 = tree_cpu_seconds(svc.proc.pid), server_stats(svc.url)
                 res = run_wrk(svc.url, script, c, seconds)
                 cpu, st1 = tree_cpu_seconds(svc.proc.pid) - cpu0, server_stats(svc.url)

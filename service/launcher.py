@@ -137,15 +137,18 @@ class ServiceProcess:
         """Poll /readyz until 200; raise ServiceStartError if the process exits or times out."""
         assert self.proc is not None, "start() first"
         deadline = time.monotonic() + (timeout or self.ready_timeout)
+        status = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ServiceStartError(f"server exited with code {self.proc.returncode} before "
                                         f"it was ready; output tail:\n{self.output_tail()}")
-            if http_status(f"{self.url}/readyz", timeout=1.0) == 200:
+            status = http_status(f"{self.url}/readyz", timeout=2.0)
+            if status == 200:
                 return
             time.sleep(0.2)
-        raise ServiceStartError(f"server not ready within {timeout or self.ready_timeout:.0f} s"
-                                f"; output tail:\n{self.output_tail()}")
+        raise ServiceStartError(f"server not ready within {timeout or self.ready_timeout:.0f} s "
+                                f"(last /readyz answer: {status or 'no answer'}); output tail:\n"
+                                f"{self.output_tail()}")
 
     def stop(self) -> int | None:
         """SIGTERM the process group, SIGKILL it after ``grace`` s; returns the exit code."""

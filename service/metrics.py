@@ -10,7 +10,7 @@ import functools
 import gc
 import re
 import time
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 LENGTH_BUCKETS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192)
@@ -52,22 +52,36 @@ def record_batch(texts: list[str], labels: list[str], seconds: float) -> None:
         m["length"].observe(len(text))
     m["inference"].observe(seconds)
     m["batch"].observe(len(texts))
+    flush_gc_pauses()
 
+
+_GC_PAUSES: deque[tuple[int, float]] = deque(maxlen=10_000)
 
 
 def install_gc_metrics() -> None:
-    """Time every garbage collection of this process into ``sentiment_gc_pause_seconds``."""
-    hist = _metrics()["gc"]
+    """Time every garbage collection of this process (see flush_gc_pauses).
+
+    The callback only appends to a deque: calling prometheus_client from inside a collection
+    could deadlock on its global multiprocess lock, if the collection started while that lock
+    was held by the same thread.
+    """
     started = [0.0]
 
     def on_gc(phase: str, info: dict) -> None:
         if phase == "start":
             started[0] = time.perf_counter()
         else:
-            hist.labels(generation=str(info["generation"])).observe(
-                time.perf_counter() - started[0])
+            _GC_PAUSES.append((info["generation"], time.perf_counter() - started[0]))
 
     gc.callbacks.append(on_gc)
+
+
+def flush_gc_pauses() -> None:
+    """Move the recorded GC pauses into ``sentiment_gc_pause_seconds``."""
+    hist = _metrics()["gc"]
+    while _GC_PAUSES:
+        generation, seconds = _GC_PAUSES.popleft()
+        hist.labels(generation=str(generation)).observe(seconds)
 
 
 # Reading the Prometheus text format (tests, benchmarks and load tests read /metrics).

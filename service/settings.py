@@ -8,6 +8,7 @@ by ``bentoml serve``).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
@@ -15,6 +16,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+
+
+def default_workers() -> int:
+    """Usable CPU cores (affinity-aware), at most 4: one single-threaded worker per core."""
+    return max(1, min(4, len(os.sched_getaffinity(0))))
 
 
 class Settings(BaseSettings):
@@ -27,8 +33,9 @@ class Settings(BaseSettings):
                             "(default: the shipped models/default)")
     host: str = Field("127.0.0.1", description="bind address; 0.0.0.0 inside a container")
     port: int = Field(3000, ge=0, le=65535, description="HTTP port")
-    workers: int = Field(1, ge=1, le=64, description="BentoML worker processes; each holds its "
-                         "own onnxruntime session and batcher")
+    workers: int = Field(default_factory=lambda: default_workers(), ge=1, le=64,
+                         description="BentoML worker processes, each with its own onnxruntime "
+                         "session and batcher (default: usable CPU cores, at most 4)")
     ort_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per "
                              "worker; keep workers x ort_threads <= cores")
     max_batch_size: int = Field(64, ge=2, le=4096, description="adaptive batching: most texts "

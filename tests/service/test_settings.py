@@ -16,6 +16,7 @@ def test_defaults_are_documented_and_serve_the_shipped_bundle(monkeypatch):
     assert s.model_dir == DEFAULT_MODEL_DIR and (DEFAULT_MODEL_DIR / "card.json").is_file()
     assert (s.max_texts, s.max_chars, s.max_body_bytes) == (64, 5000, 1_000_000)
     assert s.api_key is None and s.api_key_bytes() is None
+    assert 1 <= s.workers <= 4 and s.ort_threads == 1
     for name, field in Settings.model_fields.items():
         assert field.description, f"{name} has no description"
 
