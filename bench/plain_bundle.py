@@ -93,27 +93,34 @@ def keras_cell_weights(op: str, W: np.ndarray, R: np.ndarray, B: np.ndarray, hid
     return [W.T, R.T, B.reshape(2, 3 * hidden)]
 
 
-def keras_model(layers_: dict):
-    """The Keras twin of the fused graph: Embedding(mask_zero) -> [Bi]LSTM/GRU -> Dense."""
+def build_keras(op: str, embedding: np.ndarray, hidden: int, direction: str,
+                cells: list[list[np.ndarray]], kernel: np.ndarray, bias: np.ndarray):
+    """Embedding(mask_zero) -> [Bi]LSTM/GRU -> Dense with the given Keras-layout weights."""
     import keras
 
-    vocab, dim = layers_["embedding"].shape
-    h, op, out_units = layers_["hidden"], layers_["op"], layers_["kernel"].shape[1]
+    vocab, dim = embedding.shape
+    out_units = kernel.shape[1]
     ids = keras.Input(shape=(None,), dtype="int32", name="input_ids")
     x = keras.layers.Embedding(vocab, dim, mask_zero=True, name="embedding")(ids)
     kind = keras.layers.LSTM if op == "LSTM" else keras.layers.GRU
     extra = {"reset_after": True} if op == "GRU" else {}
-    rnn = kind(h, return_sequences=False, name=op.lower(), **extra)
-    if layers_["direction"] == "bidirectional":
+    rnn = kind(hidden, return_sequences=False, name=op.lower(), **extra)
+    if direction == "bidirectional":
         rnn = keras.layers.Bidirectional(rnn, name=f"bi_{op.lower()}")
     x = rnn(x)
     act = "sigmoid" if out_units == 1 else "softmax"
     model = keras.Model(ids, keras.layers.Dense(out_units, activation=act, name="classifier")(x))
+    model.set_weights([embedding, *[a for c in cells for a in c], kernel, bias])
+    return model
+
+
+def keras_model(layers_: dict):
+    """The Keras twin of the fused graph: Embedding(mask_zero) -> [Bi]LSTM/GRU -> Dense."""
+    h, op = layers_["hidden"], layers_["op"]
     cells = [keras_cell_weights(op, layers_["W"][d], layers_["R"][d], layers_["B"][d], h,
                                 layers_["linear_before_reset"]) for d in range(len(layers_["W"]))]
-    weights = [layers_["embedding"], *[a for c in cells for a in c], layers_["kernel"], layers_["bias"]]
-    model.set_weights(weights)
-    return model
+    return build_keras(op, layers_["embedding"], h, layers_["direction"], cells,
+                       layers_["kernel"], layers_["bias"])
 
 
 def max_abs_diff(a: Path, b: Path, texts: list[str]) -> float:

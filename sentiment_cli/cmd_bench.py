@@ -9,6 +9,7 @@ full run, the tables in README.md's performance section; prints the tables and r
 from __future__ import annotations
 
 import argparse
+import signal
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -43,6 +44,9 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
 def run(name: str, args: argparse.Namespace) -> int:
     from bench import report
     from bench.run import PARTS, BenchOptions, failed_parts, run_all
+    from bench.sweep import interrupted
+
+    signal.signal(signal.SIGTERM, interrupted)  # stop the servers on the way out
 
     if args.repeats is not None and args.repeats < 1:
         raise ValueError("--repeats must be at least 1")

@@ -72,8 +72,8 @@ def test_bench_run_writes_results_and_readme(default_bundle: Path, tmp_path: Pat
     cfg = ServiceBenchConfig(sizes=(1,), repeats=1, connections=4, capacity_s=0.6, step_s=0.5,
                              search_steps=1, fixed_s=0.5, warmup_s=0.1, p99_bounds_ms={1: 1000.0})
     opts = BenchOptions(bundle=default_bundle, parts=("service",), out=tmp_path / "results.json",
-                        readme=readme, service_config=cfg)
-    # the plain bundle is the shipped one when it is already plain; otherwise a cached re-export
+                        readme=readme, service_config=cfg,
+                        service_bundles=(default_bundle, default_bundle))  # no TF re-exports here
     run_all(opts)
     results = json.loads((tmp_path / "results.json").read_text())
     assert failed_parts(results) == [], results.get("service")
@@ -105,7 +105,7 @@ def test_cli_bench_rejects_bad_arguments(capsys: pytest.CaptureFixture) -> None:
         main(["bench", "--only", "everything"])
 
 
-def test_plain_bundle_of_a_fused_bundle_matches_it(tiny_bundle: Path, tmp_path: Path) -> None:
+def test_plain_and_fused_re_exports_match_the_bundle(tiny_bundle: Path, tmp_path: Path) -> None:
     onnx = pytest.importorskip("onnx")
     from bench.plain_bundle import max_abs_diff, plain_bundle, rnn_node
 
@@ -119,6 +119,12 @@ def test_plain_bundle_of_a_fused_bundle_matches_it(tiny_bundle: Path, tmp_path: 
     assert any(n.op_type == "Loop" for n in onnx.load(str(plain / "model.onnx")).graph.node)
     assert max_abs_diff(tiny_bundle, plain, texts) <= 1e-5
     assert plain_bundle(tiny_bundle, texts, cache=tmp_path) == plain  # cached
+    from bench.fused_bundle import fused_bundle
+
+    back = fused_bundle(plain, texts, cache=tmp_path)  # and back: plain -> fused, same weights
+    assert rnn_node(onnx.load(str(back / "model.onnx")).graph) is not None
+    assert max_abs_diff(tiny_bundle, back, texts) <= 1e-5
+    assert fused_bundle(tiny_bundle, texts, cache=tmp_path) == tiny_bundle  # already fused
 
 
 if __name__ == "__main__":
