@@ -9,7 +9,7 @@
 #    PyPI here), built with `docker build --network none` so the image provably needs no network;
 # 4. deploy/e2e.py: compose up, healthy, predictions == host runtime, score profile, non-root +
 #    read-only root, SIGTERM with requests in flight, compose down, nothing left running.
-# Env: MEASURE=SECONDS also measures requests/s container vs host; KEEP_ENGINE=1 leaves a dockerd
+# Env: MEASURE=SECONDS also runs deploy/measure.py (requests/s, container vs host); KEEP_ENGINE=1 leaves a dockerd
 # we started running; SENTIMENT_TEST_PORT picks the port (default: a free one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,4 +75,9 @@ check_compose_file
 PORT=${SENTIMENT_TEST_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 log "image $IMAGE: $(docker image inspect "$IMAGE" --format '{{.Size}}' | awk '{printf "%.0f MB", $1/1e6}'); e2e on 127.0.0.1:$PORT with $COMPOSE"
 phase e2e "$PY" deploy/e2e.py --image "$IMAGE" --compose "$COMPOSE" --project "$PROJECT" \
-    --port "$PORT" --measure "${MEASURE:-0}"
+    --port "$PORT"
+if [ "${MEASURE:-0}" != 0 ]; then
+    HOST_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    phase measure "$PY" deploy/measure.py --image "$IMAGE" --compose "$COMPOSE" \
+        --project "$PROJECT" --port "$PORT" --host-port "$HOST_PORT" --seconds "$MEASURE"
+fi

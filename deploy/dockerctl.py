@@ -21,9 +21,12 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
-    """Run ``docker ARGS``; output captured as text."""
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check,
-                          timeout=timeout)
+    """Run ``docker ARGS``; output captured as text; RuntimeError with stderr on failure."""
+    proc = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args[:2])} failed ({proc.returncode}): "
+                           f"{proc.stderr.strip()[-2000:]}")
+    return proc
 
 
 def inspect(container: str) -> dict:
@@ -86,8 +89,11 @@ def wait_ready(url: str, timeout: float, container: str | None = None) -> float:
     while time.monotonic() - start < timeout:
         if http_status(url, timeout=1.0) == 200:
             return time.monotonic() - start
-        if container and not inspect(container)["State"]["Running"]:
-            raise RuntimeError(f"container exited: {docker('logs', container).stderr[-2000:]}")
+        state = inspect(container)["State"] if container else {"Running": True, "Restarting": False}
+        if not state["Running"] or state["Restarting"]:
+            logs = docker("logs", "--tail", "30", container)
+            raise RuntimeError(f"container exited ({state['ExitCode']}):\n"
+                               f"{logs.stdout[-2000:]}{logs.stderr[-2000:]}")
         time.sleep(0.1)
     raise RuntimeError(f"{url} not ready within {timeout:.0f} s")
 

@@ -77,8 +77,8 @@ def check_hardening(container: str) -> dict:
     assert host["CapDrop"] and "ALL" in host["CapDrop"], host["CapDrop"]
     assert any("no-new-privileges" in o for o in host["SecurityOpt"] or []), host["SecurityOpt"]
     assert host["NetworkMode"] == "host", host["NetworkMode"]
-    uids = {line.split()[0] for line in docker("top", container, "-eo", "uid").stdout.split("\n")[1:]
-            if line.strip()}
+    top = docker("top", container, "-eo", "pid,uid").stdout.splitlines()[1:]
+    uids = {line.split()[1] for line in top if line.strip()}
     assert uids and "0" not in uids, f"processes run as uids {uids}"
     denied = docker("exec", container, "sh", "-c", "touch /app/x", check=False)
     assert denied.returncode != 0 and "Read-only" in denied.stderr, denied.stderr
@@ -106,21 +106,7 @@ def check_score_profile(compose: Compose, work: Path, predictor) -> dict:
     return {"score_rows": len(rows), "score_run_s": round(time.monotonic() - start, 1)}
 
 
-def measure_host(port: int, seconds: float) -> dict:
-    """The same load against `sentiment serve` on the host (same settings, outside Docker)."""
-    sys.path.insert(0, str(REPO))
-    from loadgen import run as load
-
-    from service.launcher import ServiceProcess
-
-    with tempfile.TemporaryDirectory(prefix="sentiment-bentoml-") as home, ServiceProcess(
-            {"SENTIMENT_ACCESS_LOG": "false", "BENTOML_HOME": home}, port=port) as svc:
-        svc.wait_ready()
-        return load(svc.url, duration=seconds)
-
-
-def serve_checks(compose: Compose, port: int, image: str, predictor, work: Path,
-                 measure: float) -> dict:
+def serve_checks(compose: Compose, port: int, image: str, predictor, work: Path) -> dict:
     """Everything done while (or after) the service runs: returns the measured figures."""
     start = time.monotonic()
     compose.run("up", "-d", SERVICE)
@@ -133,12 +119,17 @@ def serve_checks(compose: Compose, port: int, image: str, predictor, work: Path,
     assert got["version"] == predictor.bundle.version, (got["version"], predictor.bundle.version)
     figures |= check_hardening(container) | check_image(image)
     figures |= check_score_profile(compose, work, predictor)
-    if measure:
-        from loadgen import run as load
-        figures["rps_container"] = load(f"http://127.0.0.1:{port}", duration=measure)
     expected = [r["label"] for r in predictor.predict(TEXTS)]
     figures |= check_drain(compose, SERVICE, port, TEXTS, expected)
     return figures
+
+
+def test_env_file(work: Path) -> Path:
+    """The example env file with access logging off (as in the measurements)."""
+    env_file = work / "sentiment.env"
+    env_file.write_text((REPO / "deploy" / "sentiment.env.example").read_text()
+                        + "SENTIMENT_ACCESS_LOG=false\n")
+    return env_file
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -147,27 +138,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compose", default="docker-compose", help="compose command")
     p.add_argument("--project", default="sentiment-ct", help="compose project name")
     p.add_argument("--port", type=int, required=True, help="free loopback port for the service")
-    p.add_argument("--measure", type=float, default=0.0,
-                   help="also measure requests/s for this many seconds, container vs host")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     predictor = host_predictor()
     with tempfile.TemporaryDirectory(prefix="sentiment-ct-") as tmp:
         work = Path(tmp)
-        env_file = work / "sentiment.env"
-        env_file.write_text((REPO / "deploy" / "sentiment.env.example").read_text()
-                            + "SENTIMENT_ACCESS_LOG=false\n")
+        env_file = test_env_file(work)
         compose = Compose(args.compose, args.project, {
             "SENTIMENT_IMAGE": args.image, "SENTIMENT_PORT": str(args.port),
             "SENTIMENT_ENV_FILE": str(env_file), "SENTIMENT_HEALTH_INTERVAL": "1s"})
         try:
-            figures = serve_checks(compose, args.port, args.image, predictor, work, args.measure)
+            figures = serve_checks(compose, args.port, args.image, predictor, work)
         finally:
             compose.down()
             left = compose.leftovers()
         assert not left, f"containers left after down: {left}"
-    if args.measure:
-        figures["rps_host"] = measure_host(args.port, args.measure)
     print(json.dumps(figures), flush=True)
     return 0
 

@@ -32,8 +32,10 @@ if [ ! -f "$DIR/.complete" ]; then
     "$PY" -m pip download --quiet --disable-pip-version-check --no-cache-dir --only-binary=:all: \
         --python-version 3.11 --platform manylinux2014_x86_64 --platform manylinux_2_28_x86_64 \
         --platform manylinux_2_17_x86_64 --platform linux_x86_64 --implementation cp \
-        -c constraints.txt -d "$DIR.tmp" "${reqs[@]}" "${BUILD_REQS[@]}"
-    rm -rf "$DIR" && mv "$DIR.tmp" "$DIR" && touch "$DIR/.complete"
+        -c constraints.txt -d "$DIR.tmp" "${reqs[@]}" "${BUILD_REQS[@]}" 2>"$DIR.log" \
+        || { grep -v 'is ignored: it is neither' "$DIR.log" | tail -n 20 >&2; exit 1; }
+    rm -rf "$DIR" "$DIR.log" && mv "$DIR.tmp" "$DIR" && touch "$DIR/.complete"
+    find "$CACHE" -maxdepth 1 -name 'wheelhouse-*' ! -name "wheelhouse-$KEY" -exec rm -rf {} +
 fi
 find "$DEST" -maxdepth 1 -name '*.whl' -delete
 cp -l "$DIR"/*.whl "$DEST"/ 2>/dev/null || cp "$DIR"/*.whl "$DEST"/
