@@ -40,12 +40,22 @@ def time_calls(fn: Callable[[np.ndarray], object], batches: list[np.ndarray], bu
     return out
 
 
-def pass_seconds(secs: list[float], n_batches: int) -> float:
-    """Seconds for one pass over all batches: mean over the complete passes timed."""
-    full = len(secs) // n_batches
-    if full == 0:
-        return statistics.fmean(secs) * n_batches
-    return sum(secs[: full * n_batches]) / full
+def time_alternating(fns: dict[str, Callable[[np.ndarray], object]], batches: list[np.ndarray],
+                     budget_s: float, min_calls: int = 3) -> dict[str, list[float]]:
+    """Like ``time_calls`` for several engines, one call each per batch in turn, so that a
+    shared machine's drifting load hits them alike (their ratio is what the targets judge)."""
+    for fn in fns.values():
+        fn(batches[0])  # warm-up
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    start, i = time.perf_counter(), 0
+    while i < min_calls or time.perf_counter() - start < budget_s:
+        x = batches[i % len(batches)]
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn(x)
+            out[name].append(time.perf_counter() - t0)
+        i += 1
+    return out
 
 
 def make_batches(seqs: list[list[int]], size: int, seed: int | None) -> list[np.ndarray]:
@@ -61,37 +71,45 @@ def make_batches(seqs: list[list[int]], size: int, seed: int | None) -> list[np.
     return [pad([seqs[j] for j in c]) for c in chunks]
 
 
+def matmul_runner(m: int, k: int, n: int) -> tuple[Callable[[], object], float]:
+    """A single-thread onnxruntime float32 MatMul [m,k]x[k,n] as a callable, and its FLOP count."""
+    graph = helper.make_graph(
+        [helper.make_node("MatMul", ["A", "B"], ["C"])], "mm",
+        [helper.make_tensor_value_info("A", TensorProto.FLOAT, [m, k]),
+         helper.make_tensor_value_info("B", TensorProto.FLOAT, [k, n])],
+        [helper.make_tensor_value_info("C", TensorProto.FLOAT, [m, n])])
+    sess = ort_session(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
+    rng = np.random.default_rng(0)
+    feed = {"A": rng.random((m, k), np.float32), "B": rng.random((k, n), np.float32)}
+    return (lambda: sess.run(None, feed)), 2.0 * m * k * n
+
+
 def matmul_peak(quick: bool) -> dict:
-    """Best single-thread onnxruntime MatMul GFLOP/s (median per shape) over a few shapes."""
+    """Best single-thread MatMul GFLOP/s (median per shape) over a few square shapes."""
     best: dict = {"gflops": 0.0}
-    for m, k, n in [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024)]:
-        graph = helper.make_graph(
-            [helper.make_node("MatMul", ["A", "B"], ["C"])], "mm",
-            [helper.make_tensor_value_info("A", TensorProto.FLOAT, [m, k]),
-             helper.make_tensor_value_info("B", TensorProto.FLOAT, [k, n])],
-            [helper.make_tensor_value_info("C", TensorProto.FLOAT, [m, n])])
-        sess = ort_session(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]))
-        rng = np.random.default_rng(0)
-        feed = {"A": rng.random((m, k), np.float32), "B": rng.random((k, n), np.float32)}
-        secs = time_calls(lambda _x, s=sess, f=feed: s.run(None, f), [feed["A"]],
-                          0.3 if quick else 1.0, min_calls=5)
-        gflops = 2 * m * k * n / statistics.median(secs) / 1e9
+    for size in (256, 512, 1024):
+        run, flops = matmul_runner(size, size, size)
+        secs = time_calls(lambda _x, r=run: r(), [np.zeros(1)], 0.3 if quick else 1.0, min_calls=5)
+        gflops = flops / statistics.median(secs) / 1e9
         if gflops > best["gflops"]:
-            best = {"gflops": gflops, "shape": [m, k, n]}
+            best = {"gflops": gflops, "shape": [size, size, size]}
     return best
 
 
-def rnn_efficiency(cell: str, dims: dict, batches: list[np.ndarray], secs: list[float],
+def rnn_efficiency(cell: str, dims: dict, batches: list[np.ndarray], runs: list[list[float]],
                    peak: float) -> dict:
-    """Achieved GFLOP/s over whole passes, on real tokens (and counting padding) vs ``peak``.
+    """Achieved GFLOP/s over every timed call, on real tokens (and counting padding) vs ``peak``.
 
-    One token costs gates*h*(e+h) multiply-adds (= 2 FLOP each) per direction.
+    ``runs`` holds the seconds of each ``time_calls`` run (each cycles ``batches`` from the
+    first). One token costs gates*h*(e+h) multiply-adds (2 FLOP each) per direction.
     """
     e, h = dims["embedding"], dims["units"]
     per_token = 2 * GATES[cell] * h * (e + h) * (2 if dims["bidirectional"] else 1)
-    seconds = pass_seconds(secs, len(batches))
-    real = per_token * sum(int(np.count_nonzero(b)) for b in batches) / seconds / 1e9
-    padded = per_token * sum(b.size for b in batches) / seconds / 1e9
-    return {"batch": int(batches[0].shape[0]), "gflops_real": real, "gflops_padded": padded,
-            "fraction_of_peak": real / peak, "fraction_of_peak_padded": padded / peak,
-            "padding_fraction": 1 - real / padded}
+    real_tok = [int(np.count_nonzero(b)) for b in batches]
+    real = sum(real_tok[j % len(batches)] for secs in runs for j in range(len(secs)))
+    padded = sum(batches[j % len(batches)].size for secs in runs for j in range(len(secs)))
+    seconds = sum(sum(secs) for secs in runs)
+    real_rate, padded_rate = per_token * real / seconds / 1e9, per_token * padded / seconds / 1e9
+    return {"batch": int(batches[0].shape[0]), "gflops_real": real_rate,
+            "gflops_padded": padded_rate, "fraction_of_peak": real_rate / peak,
+            "fraction_of_peak_padded": padded_rate / peak, "padding_fraction": 1 - real / padded}
