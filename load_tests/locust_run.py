@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -88,34 +87,48 @@ def _busy_cpu() -> float:
     return t.user + t.nice + t.system + getattr(t, "irq", 0) + getattr(t, "softirq", 0)
 
 
+def _sample(locust_pid: int, server_pid: int | None) -> tuple[float, float, float, float]:
+    """(epoch s, Locust CPU s, server tree CPU s, machine busy CPU s) right now."""
+    return (time.time(), _tree_cpu(locust_pid), _tree_cpu(server_pid), _busy_cpu())
+
+
+def cpu_split(samples: list[tuple[float, float, float, float]], t0: float, t1: float,
+              server_known: bool = True) -> dict:
+    """Cores used by Locust, the server and the machine between the samples nearest [t0, t1]."""
+    inside = [s for s in samples if t0 <= s[0] <= t1]
+    if len(inside) < 2:
+        inside = samples[:1] + samples[-1:]
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
+        nan = float("nan")
+        return {"wall_s": 0.0, "locust_cores": nan, "server_cores": nan,
+                "machine_busy_cores": nan, "cores": psutil.cpu_count() or 0}
+    (a, b), dt = (inside[0], inside[-1]), inside[-1][0] - inside[0][0]
+    return {"wall_s": dt, "locust_cores": (b[1] - a[1]) / dt,
+            "server_cores": (b[2] - a[2]) / dt if server_known else float("nan"),
+            "machine_busy_cores": (b[3] - a[3]) / dt, "cores": psutil.cpu_count() or 0}
+
+
 def run_locust(spec: LocustSpec, server_pid: int | None = None) -> dict:
-    """Run Locust to completion (killed if it overruns); return paths, exit code, CPU split."""
+    """Run Locust to completion (killed if it overruns), sampling CPU use twice a second."""
     spec.out_dir.mkdir(parents=True, exist_ok=True)
     cmd = spec.command()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                                       os.environ.get("PYTHONPATH")]))}
-    before = (resource.getrusage(resource.RUSAGE_CHILDREN), _tree_cpu(server_pid), _busy_cpu(),
-              time.monotonic())
     log.info("locust %s: %d users, %ss", spec.name, spec.users, spec.run_time_s)
+    deadline, samples = time.monotonic() + spec.run_time_s + 60, []
     with open(f"{spec.prefix}_locust.log", "w", encoding="utf-8") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        try:
-            rc = proc.wait(timeout=spec.run_time_s + 60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            rc = proc.wait()
-            raise RuntimeError(f"locust run {spec.name} overran {spec.run_time_s + 60}s; "
-                               "killed") from None
-    after = (resource.getrusage(resource.RUSAGE_CHILDREN), _tree_cpu(server_pid), _busy_cpu(),
-             time.monotonic())
-    wall = after[3] - before[3]
-    locust_cpu = (after[0].ru_utime + after[0].ru_stime) - (before[0].ru_utime + before[0].ru_stime)
-    server_cpu = after[1] - before[1] if server_pid else float("nan")
-    busy = after[2] - before[2]
+        while proc.poll() is None:
+            samples.append(_sample(proc.pid, server_pid))
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise RuntimeError(f"locust run {spec.name} overran {spec.run_time_s + 60}s; "
+                                   "killed")
+            time.sleep(0.5)
+    rc = proc.returncode
     if rc != 0 or not Path(f"{spec.prefix}_stats.csv").exists():
         tail = Path(f"{spec.prefix}_locust.log").read_text(encoding="utf-8", errors="replace")
         raise RuntimeError(f"locust run {spec.name} failed (exit {rc}): {tail.strip()[-400:]}")
-    cpu = {"wall_s": wall, "locust_cores": locust_cpu / wall, "server_cores": server_cpu / wall,
-           "machine_busy_cores": busy / wall, "cores": psutil.cpu_count() or 0}
-    return {"spec": spec, "prefix": spec.prefix, "returncode": rc, "cpu": cpu,
-            "command": cmd}
+    return {"spec": spec, "prefix": spec.prefix, "returncode": rc, "command": cmd,
+            "samples": samples, "server_known": server_pid is not None}

@@ -27,6 +27,7 @@ import csv
 import logging
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ class PredictUser(FastHttpUser):
         return self._pacer(self)
 
     def on_start(self) -> None:
-        """Use the API key if one is set, learn the label set once, spread paced users."""
+        """Use the API key if one is set, learn the label set once, give paced users a phase."""
         key = os.environ.get("SENTIMENT_API_KEY", "").strip()
         self.auth = {"Authorization": f"Bearer {key}"} if key else {}
         if not LABELS:
@@ -132,7 +133,11 @@ class PredictUser(FastHttpUser):
                     LABELS.update(str(x) for x in labels)
         pace = self.environment.parsed_options.pace if self.environment.parsed_options else 0.0
         if pace > 0:
+            # a random phase per user, so paced users do not fire in lock-step bursts;
+            # constant_throughput measures each interval from _cp_last_run, so restart it here
             gevent.sleep(random.random() / pace)
+            self._cp_last_run = time.perf_counter()
+            self._cp_last_wait_time = 0.0
 
     def _predict(self, texts: list[str]) -> None:
         payload = {"text": texts[0]} if len(texts) == 1 else {"texts": texts}

@@ -6,7 +6,7 @@ import logging
 import math
 from pathlib import Path
 
-from load_tests.locust_run import LocustSpec, run_locust
+from load_tests.locust_run import LocustSpec, cpu_split, run_locust
 from load_tests.results import analyze_raw, by_size, read_locust_stats, read_raw
 from load_tests.server_metrics import batch_mean, fetch_metrics, parse_histogram, summarize
 
@@ -39,11 +39,14 @@ def measure(spec: LocustSpec, server_pid: int | None, warmup_s: float) -> dict:
     run = run_locust(spec, server_pid)
     after = _scrape(spec.host)
     rows = read_raw(Path(f"{spec.prefix}_raw.csv"))
+    steady = analyze_raw(rows, warmup_s=warmup_s)
+    cpu = cpu_split(run["samples"], steady.get("t_first", 0.0), steady.get("t_last", 0.0),
+                    run["server_known"])
     return {"name": spec.name, "users": spec.users, "pace": spec.pace,
-            "command": " ".join(run["command"]), "cpu": run["cpu"],
+            "command": " ".join(run["command"]), "cpu": cpu,
             "locust": read_locust_stats(spec.prefix),
             "client_all": analyze_raw(rows, warmup_s=0.0),
-            "steady": analyze_raw(rows, warmup_s=warmup_s),
+            "steady": steady,
             "by_size": by_size(rows),
             "server": server_view(before, after),
             "other_failures": sum(1 for r in rows if r[2] != "/predict" and r[4]),

@@ -92,7 +92,7 @@ def cpu_line(cpu: dict) -> str:
     """Where the machine's cores went during the run."""
     other = cpu["machine_busy_cores"] - cpu["locust_cores"] - (
         0.0 if math.isnan(cpu["server_cores"]) else cpu["server_cores"])
-    return (f"CPU over {cpu['wall_s']:.1f}s (of {cpu['cores']} cores): server "
+    return (f"CPU in the steady {cpu['wall_s']:.1f}s (of {cpu['cores']} cores): server "
             f"{_fmt(cpu['server_cores'])}, locust {_fmt(cpu['locust_cores'])}, "
             f"everything else {_fmt(max(other, 0.0))}, "
             f"machine busy {_fmt(cpu['machine_busy_cores'])}")

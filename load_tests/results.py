@@ -77,12 +77,18 @@ def analyze_raw(rows: list[tuple[float, float, str, int, str]], name: str = "/pr
                 "failure_reasons": {}, **{f"p{p}_ms": math.nan for p in PCTS}, "mean_ms": math.nan}
     t0 = min(r[0] for r in mine) + warmup_s
     steady = [r for r in mine if r[0] >= t0] or mine
-    t_first, t_last = steady[0][0], max(r[0] + r[1] / 1000 for r in steady)
-    window = max(t_last - t_first, 1e-9)
+    t_first = min(r[0] for r in steady)
+    t_end = max(r[0] for r in steady)
+    # rate = request starts per second in [t_first, t_end): unbiased for evenly paced starts
+    window = t_end - t_first
+    started = sum(1 for r in steady if r[0] < t_end)
+    rps = started / window if window > 0 else 0.0
     lat = np.array([r[1] for r in steady])
     reasons = Counter(r[4] for r in steady if r[4])
+    texts = sum(r[3] for r in steady if r[0] < t_end)
     out = {"count": len(steady), "failures": sum(reasons.values()), "window_s": window,
-           "rps": len(steady) / window, "texts_per_s": sum(r[3] for r in steady) / window,
+           "t_first": t_first, "t_last": max(r[0] + r[1] / 1000 for r in steady),
+           "rps": rps, "texts_per_s": texts / window if window > 0 else 0.0,
            "mean_ms": float(lat.mean()), "failure_reasons": dict(reasons.most_common(3))}
     out.update({f"p{p}_ms": float(np.percentile(lat, p)) for p in PCTS})
     out["max_ms"] = float(lat.max())

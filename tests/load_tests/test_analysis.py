@@ -166,3 +166,16 @@ def test_locustfile_run_by_hand_refuses_remote_hosts_and_unbounded_runs() -> Non
     (_, remote_err), (_, unbounded_err) = (proc.communicate(timeout=60) for proc in runs)
     assert runs[0].returncode != 0 and "only target loopback" in remote_err
     assert runs[1].returncode != 0 and "--run-time" in unbounded_err
+
+
+def test_cpu_split_uses_the_samples_inside_the_window() -> None:
+    from load_tests.locust_run import cpu_split
+
+    # (time, locust cpu s, server cpu s, machine busy cpu s); Locust busy only at start-up
+    samples = [(0.0, 0.0, 0.0, 0.0), (1.0, 2.0, 0.1, 2.1), (2.0, 2.2, 1.1, 3.4),
+               (3.0, 2.4, 2.1, 4.7), (4.0, 2.5, 2.2, 5.0)]
+    cpu = cpu_split(samples, 1.0, 3.0)
+    assert cpu["wall_s"] == 2.0
+    assert cpu["locust_cores"] == pytest.approx(0.2) and cpu["server_cores"] == pytest.approx(1.0)
+    assert cpu["machine_busy_cores"] == pytest.approx(1.3)
+    assert math.isnan(cpu_split(samples, 1.0, 3.0, server_known=False)["server_cores"])

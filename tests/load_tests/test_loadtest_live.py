@@ -51,7 +51,7 @@ def server():
 
 def test_paced_run_holds_its_rate_and_an_impossible_rate_is_invalid(server, tmp_path) -> None:
     plan = Plan(server.url, tmp_path, server.proc.pid)
-    ok = run_latency(plan, rate=12.0, duration_s=6, users=4)
+    ok = run_latency(plan, rate=12.0, duration_s=8, users=6)
     assert ok["valid"], ok["achieved_rps"]
     assert ok["run"]["steady"]["failures"] == 0
     assert ok["achieved_rps"] == pytest.approx(12.0, rel=0.05)
