@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from service.bundle import load_bundle
 from service.runtime import Predictor, RuntimeOptions
 from service.schema import Limits, RequestError, parse_body
 
@@ -67,7 +69,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8123, help="HTTP port")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes, each with "
+                   "its own session (as many as the service's workers, for a fair comparison)")
     return p.parse_args(argv)
+
+
+def app_from_env() -> Starlette:
+    """uvicorn factory for worker processes: bundle and threads from ``BARE_*`` variables."""
+    predictor = Predictor(os.environ["BARE_MODEL_DIR"],
+                          RuntimeOptions(intra_op_threads=int(os.environ.get("BARE_THREADS", "1"))))
+    predictor.predict(WARMUP_TEXTS)
+    return create_app(predictor)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -76,10 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    common = {"host": args.host, "port": args.port, "log_level": "warning", "access_log": False}
+    if args.workers > 1:  # uvicorn needs an import string to start worker processes
+        os.environ.update(BARE_MODEL_DIR=str(args.model_dir), BARE_THREADS=str(args.threads))
+        load_bundle(args.model_dir)  # fail here, once, on a bad bundle
+        uvicorn.run("bench.bare_server:app_from_env", factory=True, workers=args.workers, **common)
+        return 0
     predictor = Predictor(args.model_dir, RuntimeOptions(intra_op_threads=args.threads))
     predictor.predict(WARMUP_TEXTS)
-    uvicorn.run(create_app(predictor), host=args.host, port=args.port, log_level="warning",
-                access_log=False)
+    uvicorn.run(create_app(predictor), **common)
     return 0
 
 

@@ -18,15 +18,12 @@ from __future__ import annotations
 import json
 import logging
 import statistics
-import sys
 import urllib.request
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.loadgen import LoadSpec, run_load
-from service.launcher import ServiceProcess, bentoml_command, free_port
+from bench.servers import running_targets, service_settings
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +52,8 @@ class ServiceBenchConfig:
 
     @classmethod
     def quick(cls) -> ServiceBenchConfig:
-        return cls(repeats=1, capacity_s=1.5, step_s=1.2, search_steps=3, fixed_s=1.5,
-                   warmup_s=0.3)
+        return cls(repeats=1, capacity_s=1.0, step_s=0.8, search_steps=3, fixed_s=1.0,
+                   warmup_s=0.2)
 
 
 def load_texts(path: Path = TEXTS_FILE) -> list[str]:
@@ -76,47 +73,6 @@ def post_json(url: str, payload: dict, timeout: float = 10.0) -> dict:
                                  {"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         return json.loads(resp.read())
-
-
-def bare_process(bundle: Path, threads: int = 1) -> ServiceProcess:
-    port = free_port()
-    cmd = [sys.executable, "-m", "bench.bare_server", "--model-dir", str(bundle), "--port",
-           str(port), "--threads", str(threads)]
-    return ServiceProcess(port=port, command=cmd)
-
-
-def bentoml_process(bundle: Path, env: dict[str, str], target: str | None = None) -> ServiceProcess:
-    port = free_port()
-    cmd = bentoml_command(port)
-    if target:
-        cmd[cmd.index("service.app:SentimentService")] = target
-    return ServiceProcess({**env, "SENTIMENT_MODEL_DIR": str(bundle)}, port=port, command=cmd)
-
-
-def nobatch_process(plain: Path, env: dict[str, str]) -> ServiceProcess:
-    """The service with batching off if it has such a setting, else bench.nobatch_service."""
-    from service.settings import Settings
-
-    if "batching" in Settings.model_fields:
-        return bentoml_process(plain, {**env, "SENTIMENT_BATCHING": "false"})
-    from bench.nobatch_service import TARGET
-
-    return bentoml_process(plain, env, TARGET)
-
-
-@contextmanager
-def running_targets(bundle: Path, plain: Path, cfg: ServiceBenchConfig) -> Iterator[dict]:
-    """Start the three servers together, wait until each is ready, stop them all at the end."""
-    procs = {"service": bentoml_process(bundle, cfg.service_env),
-             "bare": bare_process(bundle),
-             "nobatch_plain": nobatch_process(plain, cfg.service_env)}
-    with ExitStack() as stack:
-        for p in procs.values():
-            stack.callback(p.stop)
-            p.start()
-        for p in procs.values():
-            p.wait_ready()
-        yield procs
 
 
 def load(url: str, bodies: list[bytes], seconds: float, cfg: ServiceBenchConfig, pid: int,
@@ -234,12 +190,16 @@ def run_service_bench(bundle: Path, plain: Path, cfg: ServiceBenchConfig | None 
     cfg = cfg or ServiceBenchConfig()
     texts = texts or load_texts()
     rounds: dict[int, list[dict]] = {s: [] for s in cfg.sizes}
-    with running_targets(bundle, plain, cfg) as procs:
+    with running_targets(bundle, plain, cfg.service_env) as procs:
         for rep in range(cfg.repeats):
             for size in cfg.sizes:
                 log.info("service bench: round %d/%d, %d-text requests", rep + 1, cfg.repeats, size)
                 rounds[size].append(measure_size(procs, size, request_bodies(texts, size), cfg))
-    return {"config": {**asdict(cfg), "p99_bounds_ms": {str(k): v for k, v in cfg.p99_bounds_ms.items()}},
+    st = service_settings(cfg.service_env)
+    settings = {k: getattr(st, k) for k in ("workers", "ort_threads", "max_batch_size", "max_latency_ms",
+                                            "access_log")}
+    config = {**asdict(cfg), "p99_bounds_ms": {str(k): v for k, v in cfg.p99_bounds_ms.items()}}
+    return {"service_settings": settings, "config": config,
             "bundle": str(bundle), "plain_bundle": str(plain), "targets": LABELS,
             "sizes": {str(s): summarize_size(rounds[s], s, cfg) for s in cfg.sizes},
             "rounds": {str(s): rounds[s] for s in cfg.sizes}}

@@ -20,8 +20,9 @@ from pathlib import Path
 
 from bench.fused_bundle import fused_bundle
 from bench.report import write_results
+from bench.servers import bentoml_process
 from bench.service_bench import ServiceBenchConfig as Cfg
-from bench.service_bench import bentoml_process, load, load_texts, request_bodies, scrape_batch
+from bench.service_bench import load, load_texts, request_bodies, scrape_batch
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]

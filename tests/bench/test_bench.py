@@ -15,7 +15,8 @@ import pytest
 from bench.loadgen import LoadSpec, run_load
 from bench.report import targets, update_readme
 from bench.run import BenchOptions, failed_parts, run_all
-from bench.service_bench import TARGETS, ServiceBenchConfig, bare_process, load_texts, request_bodies
+from bench.servers import bare_process
+from bench.service_bench import TARGETS, ServiceBenchConfig, load_texts, request_bodies
 from service.runtime import Predictor
 
 pytestmark = pytest.mark.slow
