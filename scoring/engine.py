@@ -13,7 +13,9 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,13 +116,27 @@ def tokenized_windows(parts: Iterable[Part], encode: Callable, window: int,
 
 
 def run_local(ctx: Any) -> None:
-    """Score every remaining part of ``ctx.reader`` with one Predictor in this process."""
+    """Score every remaining part of ``ctx.reader`` with one Predictor in this process.
+
+    Three threads: the reader tokenizes ahead, this thread only runs inference, and a writer
+    thread turns finished parts into results and publishes them (in order: one worker, FIFO).
+    """
     predictor, opts = ctx.predictor, ctx.options
     parts = iter_parts(ctx.reader.rows(), opts.part_rows, ctx.skip_rows)
     work = tokenized_windows(parts, predictor.encode, opts.window, len(predictor.labels))
-    for win in prefetch(work, depth=4):
-        if win.seqs:
-            probs = predictor.predict_seqs(win.seqs, opts.batch_size)
-            win.part.probs[win.start:win.start + len(probs)] = probs
-        if win.last:
-            publish_part(ctx, win.part, predictor.to_results(win.part.probs))
+    pending: deque[Future] = deque()
+
+    def write(part: Part) -> None:
+        publish_part(ctx, part, predictor.to_results(part.probs))
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring-writer") as writer:
+        for win in prefetch(work, depth=4):
+            if win.seqs:
+                probs = predictor.predict_seqs(win.seqs, opts.batch_size)
+                win.part.probs[win.start:win.start + len(probs)] = probs
+            if win.last:
+                pending.append(writer.submit(write, win.part))
+            while pending and (pending[0].done() or len(pending) > 2):
+                pending.popleft().result()  # re-raise a failed write here, at once
+        while pending:
+            pending.popleft().result()
