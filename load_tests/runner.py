@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -142,6 +143,8 @@ def execute(opts: Options, plan: modes.Plan) -> tuple[list[str], bool, dict]:
 def run(opts: Options) -> int:
     """The whole command: validate, serve, load, report; 0 when every SLO held, else 1."""
     validate(opts)
+    # importing matplotlib takes seconds on a busy machine: do it while the server starts
+    threading.Thread(target=_preload_matplotlib, daemon=True).start()
     for mode in ("smoke",) if opts.mode == "smoke" else ("capacity", "latency"):
         load_slo(opts.slo_file, mode)  # fail fast on a bad SLO file
     out = opts.out or RESULTS / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{opts.mode}"
@@ -155,6 +158,13 @@ def run(opts: Options) -> int:
                                       encoding="utf-8")
     print(text)
     return 0 if ok else 1
+
+
+def _preload_matplotlib() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
 
 
 def _no_nan(obj: object) -> object:
