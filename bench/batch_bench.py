@@ -43,46 +43,46 @@ def write_input(path: Path, texts: list[str], times: int) -> Path:
     return path
 
 
-def raw_ort_rows_per_s(predictor, texts: list[str], batch_size: int, repeats: int) -> float:
-    """Median rows/s of bare ``session.run`` over pre-tokenized, pre-padded batches."""
+def _timed(fn, repeats: int) -> tuple[float, float]:
+    """Median wall seconds and median process CPU seconds (all threads) of ``fn()``."""
+    walls, cpus = [], []
+    for _ in range(repeats):
+        c0, t0 = time.process_time(), time.perf_counter()
+        fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def raw_ort(predictor, texts: list[str], batch_size: int, repeats: int) -> tuple[float, float]:
+    """(wall s, CPU s) of bare ``session.run`` over pre-tokenized, pre-padded batches."""
     from service.runtime import pad_batch
 
     seqs = sorted(predictor.encode(texts), key=len)
     batches = [pad_batch(seqs[k:k + batch_size], predictor.max_tokens).astype(
         predictor.input_dtype) for k in range(0, len(seqs), batch_size)]
     session, name = predictor.session, predictor.input_name
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
+
+    def run() -> None:
         for batch in batches:
             session.run(None, {name: batch})
-        times.append(time.perf_counter() - t0)
-    return len(texts) / statistics.median(times)
+
+    return _timed(run, repeats)
 
 
-def tokenize_seconds(predictor, texts: list[str], repeats: int) -> float:
-    """Median seconds to tokenize ``texts`` (CPU cost the engine overlaps with inference)."""
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        predictor.encode(texts)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+def tokenize(predictor, texts: list[str], repeats: int) -> tuple[float, float]:
+    """(wall s, CPU s) to tokenize ``texts`` (work the engine overlaps with inference)."""
+    return _timed(lambda: predictor.encode(texts), repeats)
 
 
-def engine_rows_per_s(model: Path, inp: Path, out: Path, batch_size: int, threads: int,
-                      repeats: int) -> float:
-    """Median rows/s of the local engine, end to end (file in, file out)."""
+def engine(model: Path, inp: Path, out: Path, batch_size: int, threads: int,
+           repeats: int) -> tuple[float, float]:
+    """(wall s, CPU s) of the local engine, end to end (file in, file out)."""
     from scoring.job import ScoreConfig, run_job
 
-    rates = []
-    for _ in range(repeats):
-        cfg = ScoreConfig(inp, out, model=model, id_column="id", batch_size=batch_size,
-                          threads=threads, force=True, quiet=True)
-        t0 = time.perf_counter()
-        summary = run_job(cfg)
-        rates.append(summary["rows_in"] / (time.perf_counter() - t0))
-    return statistics.median(rates)
+    cfg = ScoreConfig(inp, out, model=model, id_column="id", batch_size=batch_size,
+                      threads=threads, force=True, quiet=True)
+    return _timed(lambda: run_job(cfg), repeats)
 
 
 def peak_rss_run(model: Path, inp: Path, out: Path, batch_size: int, threads: int) -> dict:
@@ -107,31 +107,38 @@ def run_batch_bench(model: str | Path = DEFAULT_MODEL, texts: list[str] | None =
                     threads: int = 1, workdir: str | Path | None = None) -> dict:
     """Measure engine vs raw onnxruntime throughput and peak RSS per input scale; returns a dict.
 
-    ``texts`` defaults to the rotten_tomatoes corpus. Keys: rows, batch_size, threads,
-    raw_ort_rows_per_s, engine_rows_per_s, engine_vs_raw, tokenize_share, memory (one entry per
-    scale) and rss_growth (peak RSS at the largest scale / at the smallest).
+    ``texts`` defaults to the rotten_tomatoes corpus. Keys: rows, batch_size, threads, repeats,
+    raw_ort_rows_per_s, engine_rows_per_s, engine_vs_raw (wall-clock ratio), *_cpu_s (process CPU
+    seconds, all threads; steadier than wall time on a shared machine), engine_cpu_vs_raw,
+    tokenize_share (tokenizer CPU / (tokenizer + inference CPU)), loadavg (1-min, before and
+    after), memory (per scale: rows, rows/s, peak RSS MiB) and rss_growth (largest / smallest).
     """
     from service.runtime import Predictor, RuntimeOptions
 
     model = Path(model)
     texts = corpus() if texts is None else texts
     predictor = Predictor(model, RuntimeOptions(intra_op_threads=threads))
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         root = Path(tmp)
         inp = write_input(root / "x1.csv", texts, 1)
-        raw = raw_ort_rows_per_s(predictor, texts, batch_size, repeats)
-        engine = engine_rows_per_s(model, inp, root / "out.csv", batch_size, threads, repeats)
-        tok = tokenize_seconds(predictor, texts, repeats)
+        raw_wall, raw_cpu = raw_ort(predictor, texts, batch_size, repeats)
+        eng_wall, eng_cpu = engine(model, inp, root / "out.csv", batch_size, threads, repeats)
+        _, tok_cpu = tokenize(predictor, texts, repeats)
         memory = {}
         for scale in scales:
             src = inp if scale == 1 else write_input(root / f"x{scale}.csv", texts, scale)
             memory[f"x{scale}"] = peak_rss_run(model, src, root / "mem.csv", batch_size, threads)
             (root / "mem.csv").unlink()
     peaks = [m["peak_rss_mib"] for m in memory.values()]
-    return {"rows": len(texts), "batch_size": batch_size, "threads": threads,
-            "repeats": repeats, "raw_ort_rows_per_s": round(raw, 1),
-            "engine_rows_per_s": round(engine, 1), "engine_vs_raw": round(engine / raw, 3),
-            "tokenize_share": round(tok / (tok + len(texts) / raw), 3),
+    n = len(texts)
+    return {"rows": n, "batch_size": batch_size, "threads": threads, "repeats": repeats,
+            "raw_ort_rows_per_s": round(n / raw_wall, 1), "engine_rows_per_s": round(n / eng_wall, 1),
+            "engine_vs_raw": round(raw_wall / eng_wall, 3),
+            "raw_ort_cpu_s": round(raw_cpu, 3), "engine_cpu_s": round(eng_cpu, 3),
+            "tokenize_cpu_s": round(tok_cpu, 3), "engine_cpu_vs_raw": round(raw_cpu / eng_cpu, 3),
+            "tokenize_share": round(tok_cpu / (tok_cpu + raw_cpu), 3),
+            "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "memory": memory, "rss_growth": round(peaks[-1] / peaks[0], 3)}
 
 
@@ -155,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"local engine     {res['engine_rows_per_s']:>10.1f} rows/s  "
           f"({res['engine_vs_raw']:.2f}x raw; tokenization = {res['tokenize_share']:.0%} of "
           f"tokenize+infer CPU time)")
+    print(f"CPU seconds: raw {res['raw_ort_cpu_s']}, engine {res['engine_cpu_s']} (inference "
+          f"is {res['engine_cpu_vs_raw']:.0%} of the engine's CPU); load {res['loadavg']}")
     for scale, m in res["memory"].items():
         print(f"{scale:>4}: {m['rows']:>8} rows  peak RSS {m['peak_rss_mib']:>7.1f} MiB  "
               f"{m['rows_per_s']} rows/s")
