@@ -29,11 +29,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
     "access log on": {"SENTIMENT_ACCESS_LOG": "true"},
-    "workers=2, ort_threads=1": {"SENTIMENT_WORKERS": "2", "SENTIMENT_ORT_THREADS": "1"},
+    "workers=1, ort_threads=1": {"SENTIMENT_WORKERS": "1", "SENTIMENT_ORT_THREADS": "1"},
     "workers=1, ort_threads=2": {"SENTIMENT_WORKERS": "1", "SENTIMENT_ORT_THREADS": "2"},
-    "max_batch_size=16": {"SENTIMENT_MAX_BATCH_SIZE": "16"},
-    "max_batch_size=256": {"SENTIMENT_MAX_BATCH_SIZE": "256"},
-    "max_latency_ms=100": {"SENTIMENT_MAX_LATENCY_MS": "100"},
+    "max_batch_size=8": {"SENTIMENT_MAX_BATCH_SIZE": "8"},
+    "max_batch_size=128": {"SENTIMENT_MAX_BATCH_SIZE": "128"},
+    "gc_freeze off": {"SENTIMENT_GC_FREEZE": "false"},
 }
 BASE_ENV = {"SENTIMENT_ACCESS_LOG": "false"}
 
