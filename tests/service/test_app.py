@@ -12,6 +12,7 @@ import httpx
 import numpy as np
 import pytest
 
+from service.bundle import sha256_file
 from service.launcher import ServiceProcess, ServiceStartError
 from service.metrics import histogram, samples
 from service.runtime import Predictor
@@ -211,13 +212,26 @@ def test_overload_is_a_clear_503(auth_server, api_key):
     assert "503 on /predict" in log and "Traceback" not in log
 
 
-def test_tampered_bundle_exits_non_zero_never_ready(default_bundle, tmp_path):
+def break_bundle(src, dst, how: str):
+    """A copy of the bundle whose model fails: a changed byte, or garbage with a matching sha."""
+    shutil.copytree(src, dst)
+    model = dst / "model.onnx"
+    if how == "tampered":
+        with open(model, "ab") as fh:
+            fh.write(b"\0")
+        return
+    model.write_bytes(b"not an onnx graph")
+    card = json.loads((dst / "card.json").read_text())
+    card["files"]["model.onnx"]["sha256"] = sha256_file(model)
+    (dst / "card.json").write_text(json.dumps(card))
+
+
+@pytest.mark.parametrize("how,words", [("tampered", "sha256"), ("garbage", "onnxruntime")])
+def test_broken_bundle_exits_non_zero_never_ready(default_bundle, tmp_path, how, words):
     bad = tmp_path / "bad"
-    shutil.copytree(default_bundle, bad)
-    with open(bad / "model.onnx", "ab") as fh:
-        fh.write(b"\0")
+    break_bundle(default_bundle, bad, how)
     proc = ServiceProcess({"SENTIMENT_MODEL_DIR": str(bad)}, ready_timeout=60)
-    with pytest.raises(ServiceStartError, match="sha256"):
+    with pytest.raises(ServiceStartError, match=words):
         with proc:
             pass
-    assert proc.proc.returncode not in (0, None)
+    assert proc.proc.returncode == 3
