@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,6 +81,28 @@ def _tree_cpu(pid: int | None) -> float:
         except psutil.Error:
             continue
     return total
+
+
+def listener_pid(url: str) -> int | None:
+    """The server process behind a loopback URL: the listener, or the `bentoml` process above it."""
+    port = urllib.parse.urlsplit(url).port
+    try:
+        pids = {c.pid for c in psutil.net_connections(kind="tcp")
+                if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid}
+    except psutil.Error:
+        return None
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            if proc.ppid() in pids:
+                continue
+            parent = proc.parent()
+            while parent is not None and "bentoml" in " ".join(parent.cmdline()):
+                proc, parent = parent, parent.parent()
+            return proc.pid
+        except psutil.Error:
+            continue
+    return None
 
 
 def _busy_cpu() -> float:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from load_tests import modes, summary
-from load_tests.locust_run import require_loopback
+from load_tests.locust_run import listener_pid, require_loopback
 from load_tests.make_fixture import DEFAULT_OUT as DEFAULT_TEXTS
 from load_tests.make_fixture import load_texts
 from load_tests.slo import DEFAULT_SLO, load_slo
@@ -85,7 +85,7 @@ def validate(opts: Options) -> None:
 def target(opts: Options, out: Path) -> Iterator[tuple[str, int | None]]:
     """Yield (base URL, server pid): the given --host, or a server started (and stopped) here."""
     if opts.host:
-        yield opts.host, None
+        yield opts.host, listener_pid(opts.host)  # for the CPU split, when it can be found
         return
     from service.launcher import ServiceProcess
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from load_tests.locust_run import LocustSpec, run_locust
+from load_tests.locust_run import LocustSpec, listener_pid, run_locust
 from load_tests.modes import Plan, run_latency
 from load_tests.results import analyze_raw, read_raw
 from sentiment_cli.main import main
@@ -70,3 +70,7 @@ def test_request_bound_stops_locust_early(server, tmp_path) -> None:
     rows = read_raw(Path(f"{spec.prefix}_raw.csv"))
     assert 25 <= len(rows) <= 25 + 2 + 2  # the bound, plus in-flight requests and /model
     assert analyze_raw(rows)["failures"] == 0
+
+
+def test_the_server_behind_a_host_url_is_found_for_the_cpu_split(server) -> None:
+    assert listener_pid(server.url) == server.proc.pid
