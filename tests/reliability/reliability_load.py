@@ -103,6 +103,40 @@ class Prober:
             self._thread.join(5)
 
 
+PROBE_SCRIPT = """
+import json, socket, sys, time
+port, every, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+out, end = [], time.monotonic() + seconds
+while time.monotonic() < end and len(out) < 100000:
+    t0 = time.perf_counter()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            s.sendall(b"GET /livez HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n")
+            status = int(s.recv(64).split()[1])
+    except (OSError, IndexError, ValueError):
+        status = 0
+    out.append((status, (time.perf_counter() - t0) * 1000))
+    time.sleep(every)
+print(json.dumps(out))
+"""
+
+
+class ProbeProcess:
+    """A /livez prober in its own process, so the load generator's GIL cannot delay it."""
+
+    def __init__(self, port: int, every_s: float, seconds: float) -> None:
+        import subprocess
+        import sys
+
+        self.proc = subprocess.Popen([sys.executable, "-c", PROBE_SCRIPT, str(port), str(every_s),
+                                      str(seconds)], stdout=subprocess.PIPE, text=True)
+        self.seconds = seconds
+
+    def results(self) -> list[tuple[int, float]]:
+        out, _ = self.proc.communicate(timeout=self.seconds + 30)
+        return [tuple(x) for x in json.loads(out)]
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0

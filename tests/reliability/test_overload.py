@@ -1,0 +1,77 @@
+"""Open-loop overload at 3x the measured capacity: only quick 429/503 rejections, no 5xx or
+resets, accepted p99 within the timeout, /livez fast throughout, memory bounded, full recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import Counter
+
+import pytest
+from reliability_figures import record
+from reliability_load import ProbeProcess, closed_loop, open_loop, percentile, predict_body
+from reliability_proc import group_rss_mb
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+TIMEOUT_MS = 2000  # the loaded server (conftest.SERVER_ENVS["loaded"])
+TEXTS_PER_REQUEST, LOAD_S, MAX_RATE = 8, 8.0, 600.0
+LIVEZ_MS, QUICK_REJECT_MS, RSS_SLACK_MB = 100, 1000, 150
+JSON = [("Content-Type", "application/json")]
+
+
+class RssSampler(threading.Thread):
+    """Peak resident memory of the server's process group, sampled every 100 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.wait(0.1):
+            self.peak = max(self.peak, group_rss_mb(self.pid))
+
+
+def test_open_loop_overload_at_3x_capacity(loaded_server):
+    port, body = loaded_server.port, predict_body(TEXTS_PER_REQUEST)
+    asyncio.run(closed_loop(port, body, JSON, users=2, seconds=1.0))  # warm-up
+    rss_before = group_rss_mb(loaded_server.proc.pid)
+    capacity, _ = asyncio.run(closed_loop(port, body, JSON, users=8, seconds=4.0))
+    rate = min(3 * capacity, MAX_RATE)
+    sampler = RssSampler(loaded_server.proc.pid)
+    sampler.start()
+    livez = ProbeProcess(port, every_s=0.05, seconds=LOAD_S)
+    replies = asyncio.run(open_loop(port, body, JSON, rate, LOAD_S, timeout=TIMEOUT_MS / 1000 + 5))
+    live = livez.results()
+    sampler.stop.set()
+    sampler.join(2)
+    time.sleep(1.0)
+    after, after_replies = asyncio.run(closed_loop(port, body, JSON, users=2, seconds=2.0))
+    counts = Counter(r.status for r in replies)
+    accepted = [r.ms for r in replies if r.status == 200]
+    rejected = [r.ms for r in replies if r.status in (429, 503)]
+    errors = Counter(r.error.split(":")[0] for r in replies if r.status == 0)
+    live_ms = [ms for _, ms in live]
+    live_bad = sum(s != 200 for s, _ in live)
+    figures = dict(
+        capacity_rps=round(capacity, 1), offered_rps=round(rate, 1), sent=len(replies),
+        statuses=dict(counts), connection_errors=dict(errors),
+        accepted_p50_ms=round(percentile(accepted, 50)), accepted_p99_ms=round(percentile(accepted, 99)),
+        rejected_p99_ms=round(percentile(rejected, 99)), livez_probes=len(live_ms),
+        livez_failed=live_bad, livez_p99_ms=round(percentile(live_ms, 99)),
+        livez_max_ms=round(max(live_ms, default=0)),
+        rss_mb={"before": round(rss_before), "peak": round(sampler.peak)},
+        after_load_ok=f"{sum(r.status == 200 for r in after_replies)}/{len(after_replies)}")
+    checks = {
+        "only 200/429/503": set(counts) <= {200, 429, 503},
+        "rate reached 3x capacity": rate >= 3 * capacity * 0.999,
+        "accepted p99 within timeout": percentile(accepted, 99) <= TIMEOUT_MS,
+        "rejections quick": percentile(rejected, 99) <= QUICK_REJECT_MS,
+        "some load shed": bool(rejected),
+        "livez fast throughout": live_bad == 0 and max(live_ms, default=0) <= LIVEZ_MS,
+        "memory bounded": sampler.peak <= rss_before + RSS_SLACK_MB,
+        "full service after": all(r.status == 200 for r in after_replies) and after > 0,
+    }
+    record("open-loop overload (3x capacity)", **figures,
+           failed_checks=[k for k, v in checks.items() if not v], passed=all(checks.values()))
+    assert all(checks.values()), {k: v for k, v in checks.items() if not v} | figures
