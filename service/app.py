@@ -31,8 +31,9 @@ from service.runtime import Predictor, RuntimeOptions
 from service.schema import Limits
 from service.settings import Settings, load_settings
 
-log = logging.getLogger("sentiment.service")
+log = logging.getLogger("bentoml.sentiment")  # under "bentoml": shown by its log config
 EXIT_BAD_BUNDLE = 3
+LATE_FREEZE_BATCHES = 200
 WARMUP_TEXTS = ["a warm-up text to load the graph", "ok"]
 
 SETTINGS = load_settings()  # read once per process: the decorators below need it
@@ -60,6 +61,14 @@ def load_predictor_or_exit(settings: Settings, worker: bool) -> Predictor:
         if worker:  # a worker cannot raise SystemExit through BentoML's lifespan
             os._exit(EXIT_BAD_BUNDLE)
         raise SystemExit(EXIT_BAD_BUNDLE) from None
+
+
+def late_freeze() -> None:
+    """Freeze again once serving has warmed up: first requests import and build more objects."""
+    young = len(gc.get_objects())
+    gc.freeze()
+    log.info("gc.freeze() after %d batches: %d more objects out of the collector's reach "
+             "(%d frozen in all)", LATE_FREEZE_BATCHES, young, gc.get_freeze_count())
 
 
 class OverloadLogFilter(logging.Filter):
@@ -103,6 +112,7 @@ class SentimentService:
         self.summary = model_summary(self.predictor, SETTINGS)
         PredictOutput.bind(self.predictor.bundle.name, self.predictor.bundle.version)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")
+        self.batches = 0
         if SETTINGS.gc_freeze:  # after imports and warm-up: keep start-up objects out of GC
             gc.collect()
             gc.freeze()
@@ -115,6 +125,9 @@ class SentimentService:
         start = time.perf_counter()
         results = self.predictor.predict(texts, batch_size=SETTINGS.max_batch_size)
         record_batch(texts, [r["label"] for r in results], time.perf_counter() - start)
+        self.batches += 1
+        if self.batches == LATE_FREEZE_BATCHES and SETTINGS.gc_freeze:
+            late_freeze()
         return results
 
     @bentoml.api(route="/predict", batchable=True, max_batch_size=SETTINGS.max_batch_size,
