@@ -88,11 +88,12 @@ def latency_table(locust: dict, raw: dict, server: dict) -> str:
     return "\n".join(lines)
 
 
-def cpu_line(cpu: dict) -> str:
-    """Where the machine's cores went during the run."""
-    other = cpu["machine_busy_cores"] - cpu["locust_cores"] - (
-        0.0 if math.isnan(cpu["server_cores"]) else cpu["server_cores"])
+def cpu_line(cpu: dict, rps: float = 0.0) -> str:
+    """Where the machine's cores went during the steady window, and server CPU per request."""
+    srv = cpu["server_cores"]
+    other = cpu["machine_busy_cores"] - cpu["locust_cores"] - (0.0 if math.isnan(srv) else srv)
+    per_req = 1000 * srv / rps if rps and not math.isnan(srv) else math.nan
     return (f"CPU in the steady {cpu['wall_s']:.1f}s (of {cpu['cores']} cores): server "
-            f"{_fmt(cpu['server_cores'])}, locust {_fmt(cpu['locust_cores'])}, "
-            f"everything else {_fmt(max(other, 0.0))}, "
-            f"machine busy {_fmt(cpu['machine_busy_cores'])}")
+            f"{_fmt(srv)}, locust {_fmt(cpu['locust_cores'])}, everything else "
+            f"{_fmt(max(other, 0.0))}, machine busy {_fmt(cpu['machine_busy_cores'])}; "
+            f"server CPU {_fmt(per_req)} ms per request")

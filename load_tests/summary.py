@@ -42,7 +42,7 @@ def run_block(run: dict) -> list[str]:
     reasons = run["steady"]["failure_reasons"] or run["client_all"]["failure_reasons"]
     if reasons:
         lines.append("failures: " + "; ".join(f"{n} x {r}" for r, n in reasons.items()))
-    lines.append(cpu_line(run["cpu"]))
+    lines.append(cpu_line(run["cpu"], run["steady"]["rps"]))
     return lines
 
 
