@@ -53,20 +53,26 @@ def user_steps(start: int, max_users: int) -> list[int]:
     return steps + [max_users]
 
 
-def stop_reason(steps: list[dict], slo: dict[str, float], min_gain: float = 0.05) -> str | None:
+def stop_reason(steps: list[dict], slo: dict[str, float], min_gain: float = 0.05,
+                patience: int = 2) -> str | None:
     """Why to stop stepping after the last step, or None to go on.
 
-    Stop when the last step broke the failure/p99 gates, or when its throughput is less than
-    `min_gain` above the best earlier step (more users only add queueing: the knee).
+    Stop when the last step broke the failure/p99 gates, or at the knee: when `patience` steps
+    in a row each gained less than `min_gain` over the best step before them (more users only
+    add queueing; one noisy step on a shared machine is not enough to stop).
     """
     ok, why = within(steps[-1], slo)
     if not ok:
         return why
-    if len(steps) > 1:
-        best = max(s["steady"]["rps"] for s in steps[:-1])
-        if steps[-1]["steady"]["rps"] < best * (1 + min_gain):
-            last = steps[-1]["steady"]["rps"]
-            return f"knee: {last:.1f} req/s is less than {min_gain:.0%} above {best:.1f}"
+    flat = 0
+    for i in range(len(steps) - 1, 0, -1):
+        best = max(s["steady"]["rps"] for s in steps[:i])
+        if steps[i]["steady"]["rps"] >= best * (1 + min_gain):
+            break
+        flat += 1
+    if flat >= patience:
+        best = max(s["steady"]["rps"] for s in steps)
+        return f"knee: {flat} steps in a row less than {min_gain:.0%} above {best:.1f} req/s"
     return None
 
 

@@ -124,7 +124,9 @@ def test_capacity_stepping_stops_at_the_knee_or_a_broken_gate() -> None:
     slo = {"max_failure_ratio": 0.001, "p99_ms": 100}
     steps = [_step(1, 100, 10), _step(2, 190, 12)]
     assert stop_reason(steps, slo) is None
-    assert stop_reason(steps + [_step(4, 195, 30)], slo).startswith("knee")
+    assert stop_reason(steps + [_step(4, 195, 30)], slo) is None  # one flat step: go on
+    assert stop_reason(steps + [_step(4, 195, 30), _step(8, 180, 60)], slo).startswith("knee")
+    assert stop_reason(steps + [_step(4, 195, 30), _step(8, 260, 60)], slo) is None
     assert "p99" in stop_reason(steps + [_step(4, 300, 150)], slo)
     assert "failure" in stop_reason(steps + [_step(4, 300, 50, failures=5)], slo)
     # capacity: best rate among steps within the gates, never one that broke them
