@@ -162,8 +162,8 @@ def summarize(samples: Samples, spec: LoadSpec, t0: float) -> dict:
            "requests": int(lat.size), "errors": int((status != 200).sum()),
            "achieved_rps": float(ok.size / window)}
     for name, q in (("p50_ms", 50), ("p90_ms", 90), ("p99_ms", 99)):
-        out[name] = float(np.percentile(lat, q)) if lat.size else float("nan")
-    out["max_ms"] = float(lat.max()) if lat.size else float("nan")
+        out[name] = float(np.percentile(lat, q)) if lat.size else None  # None: nothing answered
+    out["max_ms"] = float(lat.max()) if lat.size else None
     out["achieved_ratio"] = out["achieved_rps"] / spec.rate if spec.rate else None
     return out
 
