@@ -14,8 +14,9 @@ import math
 import os
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from load_tests import modes, summary
@@ -150,14 +151,32 @@ def run(opts: Options) -> int:
     out = opts.out or RESULTS / f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{opts.mode}"
     out.mkdir(parents=True, exist_ok=True)
     with target(opts, out) as (host, pid):
+        meta = {"started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "host": host, "model": _model_info(host), "options": asdict(opts)}
         texts, ok, results = execute(opts, _plan(opts, host, pid, out))
-    text = "\n\n".join(texts) + f"\n\nresults: {out}"
+    model = meta["model"]
+    text = (f"model {model.get('name')} {model.get('version')} at {host}\n\n"
+            + "\n\n".join(texts) + f"\n\nresults: {out}")
     (out / "summary.txt").write_text(text + "\n", encoding="utf-8")
-    clean = _no_nan({k: modes.without_rows(v) for k, v in results.items()})
+    clean = _no_nan({"meta": meta, **{k: modes.without_rows(v) for k, v in results.items()}})
     (out / "summary.json").write_text(json.dumps(clean, indent=2, default=str) + "\n",
                                       encoding="utf-8")
     print(text)
     return 0 if ok else 1
+
+
+def _model_info(host: str) -> dict:
+    """Name and version of the served model (GET /model), for the record."""
+    key = os.environ.get("SENTIMENT_API_KEY", "").strip()
+    req = urllib.request.Request(f"{host}/model",
+                                 headers={"Authorization": f"Bearer {key}"} if key else {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            data = json.loads(resp.read())
+    except (OSError, ValueError) as exc:
+        log.warning("GET %s/model failed: %s", host, exc)
+        return {}
+    return {k: data.get(k) for k in ("name", "version", "architecture", "labels")}
 
 
 def _preload_matplotlib() -> None:
