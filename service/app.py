@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from service.batch import score_batch
 from service.bundle import BundleError
 from service.io import PredictInput, PredictOutput
 from service.metrics import install_gc_metrics, record_batch
@@ -123,8 +124,9 @@ class SentimentService:
 
     def _score(self, texts: list[str]) -> list[dict]:
         start = time.perf_counter()
-        results = self.predictor.predict(texts, batch_size=SETTINGS.max_batch_size)
-        record_batch(texts, [r["label"] for r in results], time.perf_counter() - start)
+        results = score_batch(self.predictor, texts, SETTINGS.max_batch_size)
+        record_batch(texts, [r["label"] for r in results if "label" in r],
+                     time.perf_counter() - start)
         self.batches += 1
         if self.batches == LATE_FREEZE_BATCHES and SETTINGS.gc_freeze:
             late_freeze()

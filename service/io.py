@@ -16,6 +16,7 @@ from pydantic import ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from service.batch import ERROR_KEY
 from service.middleware import TEXTS_KEY
 from service.schema import Limits, parse_body
 
@@ -70,5 +71,10 @@ class PredictOutput(IODescriptor):
     @classmethod
     async def to_http_response(cls, obj: Any, serde: Any) -> Response:
         """Wrap one request's results (a list of dicts) in the response object."""
+        failed = [i for i, res in enumerate(obj) if ERROR_KEY in res]
+        if failed:  # isolated by service.batch: only this request fails, and says where
+            body = {"error": "internal error while scoring", "failed": failed,
+                    "detail": obj[failed[0]][ERROR_KEY]}
+            return Response(json.dumps(body), status_code=500, media_type="application/json")
         body = {"model": cls._model, "version": cls._version, "results": obj}
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")

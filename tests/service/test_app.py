@@ -103,6 +103,7 @@ BAD = [
     ("unknown field", b'{"txt": "a"}', "application/json", 422, "unknown field"),
     ("whitespace text", b'{"text": " \\n\\t "}', "application/json", 422, "whitespace-only"),
     ("empty item", b'{"texts": ["ok", ""]}', "application/json", 422, "texts[1] is empty"),
+    ("lone surrogate", b'{"texts": ["ok", "a\\ud800b"]}', "application/json", 422, "surrogate"),
     ("too many texts", json.dumps({"texts": ["a"] * 9}).encode(), "application/json", 413,
      "max_texts"),
     ("text too long", json.dumps({"text": "a" * 301}).encode(), "application/json", 413,

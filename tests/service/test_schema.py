@@ -21,6 +21,7 @@ def test_both_forms_give_texts_in_order():
     ({"texts": [True]}, 422, "texts[0]"),
     ({"texts": {"a": 1}}, 422, "texts"),
     ({"text": ["a"]}, 422, "text"),
+    ({"texts": ["a", "b\ud800"]}, 422, "texts[1]"),
 ])
 def test_item_errors_name_the_field(payload, status, field):
     with pytest.raises(RequestError) as info:
