@@ -86,6 +86,8 @@ def _check(cfg: ScoreConfig) -> None:
         raise ValueError(f"unknown engine {cfg.engine!r}; use one of {ENGINES}")
     if not cfg.output.parent.is_dir():
         raise FileNotFoundError(f"output directory {cfg.output.parent} does not exist")
+    if cfg.output.is_dir():
+        raise ValueError(f"OUTPUT {cfg.output} is a directory; give a file name")
     if cfg.input.exists() and cfg.output.exists() and cfg.input.samefile(cfg.output):
         raise ValueError("OUTPUT must differ from INPUT")
 

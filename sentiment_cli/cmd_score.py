@@ -57,5 +57,12 @@ def run(name: str, args: argparse.Namespace) -> int:
 
     fields = ScoreConfig.__dataclass_fields__
     cfg = ScoreConfig(**{k: v for k, v in vars(args).items() if k in fields})
-    print(json.dumps(run_job(cfg)), flush=True)
+    try:
+        summary = run_job(cfg)
+    except (FileNotFoundError, FileExistsError, PermissionError):
+        raise
+    except OSError as exc:  # disk full, I/O error...: one line; parts done so far are kept
+        raise RuntimeError(f"{exc.strerror or exc} ({exc.filename or cfg.output}); "
+                           "fix it and re-run the same command to resume") from None
+    print(json.dumps(summary), flush=True)
     return 0

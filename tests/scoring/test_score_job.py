@@ -97,6 +97,7 @@ def test_bad_rows_are_quarantined_and_counted(tmp_path: Path, bad_csv: Path,
     (["junk.parquet", "out.csv"], "not a readable Parquet file"),
     (["in.csv", "nodir/out.csv"], "output directory"),
     (["in.csv", "out.csv", "--batch-size", "0"], "--batch-size must be at least 1"),
+    (["in.csv", "."], "is a directory"),
 ])
 def test_bad_files_give_one_line_and_exit_2(tmp_path: Path, monkeypatch, capsys, default_bundle,
                                             argv_tail: list[str], message: str) -> None:
