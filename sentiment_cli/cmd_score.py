@@ -42,7 +42,8 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
                    help="default: %(default)s")
     p.add_argument("--ray-address", default=None,
                    help="join this Ray cluster (default: $RAY_ADDRESS, else start a local Ray)")
-    p.add_argument("--concurrency", dest="ray_concurrency", type=int, default=d.ray_concurrency,
+    p.add_argument("--concurrency", dest="ray_concurrency", type=int, metavar="N",
+                   default=d.ray_concurrency,
                    help="Ray actors, one onnxruntime session each (default: %(default)s)")
     p.add_argument("--ray-num-cpus", type=int, default=None,
                    help="CPUs of a locally started Ray (default: all)")
