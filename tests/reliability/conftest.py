@@ -4,7 +4,7 @@ Three `bentoml serve` processes are started together on first use (their ~15-20 
 overlap) and reused by every module; tests that must kill or restart a server start their own.
 
 - ``main``: API key on, small limits (so limit tests send little data).
-- ``tight``: 0.25 s request timeout, 3 concurrent requests at most, 2048-text requests allowed
+- ``tight``: 1 s request timeout, 3 concurrent requests at most, 2048-text requests allowed
   (so one request is certainly slower than the timeout).
 - ``loaded``: concurrency cap and batching latency budget, for the open-loop overload test.
 """
@@ -24,7 +24,7 @@ MAIN_LIMITS = {"SENTIMENT_MAX_TEXTS": "16", "SENTIMENT_MAX_CHARS": "500",
 QUIET = {"SENTIMENT_ACCESS_LOG": "false"}
 SERVER_ENVS = {
     "main": {**MAIN_LIMITS, **QUIET, "SENTIMENT_API_KEY": API_KEY},
-    "tight": {**QUIET, "SENTIMENT_TIMEOUT_S": "0.25", "SENTIMENT_MAX_CONCURRENCY": "3",
+    "tight": {**QUIET, "SENTIMENT_TIMEOUT_S": "1.0", "SENTIMENT_MAX_CONCURRENCY": "3",
               "SENTIMENT_MAX_LATENCY_MS": "600000", "SENTIMENT_MAX_TEXTS": "2048",
               "SENTIMENT_MAX_BATCH_SIZE": "2048", "SENTIMENT_MAX_BODY_BYTES": "4000000"},
     "loaded": {**QUIET, "SENTIMENT_TIMEOUT_S": "2", "SENTIMENT_MAX_CONCURRENCY": "16",
