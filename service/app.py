@@ -78,7 +78,7 @@ class OverloadLogFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         if isinstance(exc, ServiceUnavailable):
-            record.msg, record.args = "503 on %s [%s]: %s", (*record.args[:2], exc)
+            record.msg, record.args = "%s: answered 503 (%s)", (record.getMessage(), exc)
             record.levelno, record.levelname = logging.WARNING, "WARNING"
             record.exc_info = record.exc_text = None
         return True

@@ -32,11 +32,18 @@ class ServiceStartError(RuntimeError):
     """The server exited or did not become ready in time."""
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A port that was free on ``host`` a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port that was free on ``host`` a moment ago, never the same one twice per process."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def bentoml_command(port: int, host: str = "127.0.0.1") -> list[str]:
@@ -72,6 +79,15 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a live (not zombie) process."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")
+
+
 def http_status(url: str, timeout: float = 2.0) -> int | None:
     """Status code of a GET, or None when nothing answers."""
     try:
@@ -89,13 +105,18 @@ class ServiceProcess:
     def __init__(self, env: Mapping[str, str] | None = None, *, port: int | None = None,
                  ready_timeout: float = 90.0, grace: float = 10.0,
                  command: list[str] | None = None, log_path: str | Path | None = None) -> None:
+        """``env``: SENTIMENT_* overrides; ``port``: fixed port (default: a free one, re-picked
+        if another process takes it first); ``command``: run this instead of `bentoml serve`
+        (``"{port}"`` in an argument is replaced by the port)."""
         self.host = "127.0.0.1"
+        self._auto_port = port is None
         self.port = port or free_port(self.host)
         self.url = f"http://{self.host}:{self.port}"
         self.env_overrides = dict(env or {})
         self.ready_timeout = ready_timeout
         self.grace = grace
-        self.command = command or bentoml_command(self.port, self.host)
+        self._command = command  # may hold "{port}" placeholders
+        self.command = self._build_command()
         self._own_log = log_path is None
         self.log_path = Path(log_path) if log_path else Path(
             tempfile.mkstemp(prefix="sentiment-serve-", suffix=".log")[1])
@@ -114,6 +135,17 @@ class ServiceProcess:
             env["BENTOML_HOME"] = self._home
         env.update(self.env_overrides)
         return env
+
+    def _build_command(self) -> list[str]:
+        if self._command is None:
+            return bentoml_command(self.port, self.host)
+        return [arg.replace("{port}", str(self.port)) for arg in self._command]
+
+    def _repick_port(self) -> None:
+        """Move to a new free port (after losing a bind race to another process)."""
+        self.port = free_port(self.host)
+        self.url = f"http://{self.host}:{self.port}"
+        self.command = self._build_command()
 
     def start(self) -> ServiceProcess:
         """Spawn the server in its own process group (so stop() reaches its workers too)."""
@@ -179,14 +211,27 @@ class ServiceProcess:
             except (ProcessLookupError, PermissionError):
                 pass
 
+    def ready(self, timeout: float | None = None) -> ServiceProcess:
+        """After start(): wait_ready(), restarting on a fresh port (at most twice) if another
+        process took ours between free_port() and the server's bind."""
+        for attempt in range(3):
+            try:
+                self.wait_ready(timeout)
+                return self
+            except ServiceStartError:
+                self.stop()
+                lost_race = "address already in use" in self.output_tail(200).lower()
+                if not (lost_race and self._auto_port and attempt < 2):
+                    raise
+                self._repick_port()
+                self.start()
+            except BaseException:
+                self.stop()
+                raise
+        raise AssertionError("unreachable")
+
     def __enter__(self) -> ServiceProcess:
-        self.start()
-        try:
-            self.wait_ready()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        return self.start().ready()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

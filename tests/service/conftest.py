@@ -14,39 +14,40 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.launcher import ServiceProcess, free_port
+from service.launcher import ServiceProcess, alive, descendants
 
 API_KEY = "test-key-0123456789"
 SMALL_LIMITS = {"SENTIMENT_MAX_TEXTS": "8", "SENTIMENT_MAX_CHARS": "300",
                 "SENTIMENT_MAX_BODY_BYTES": "4096"}
 
 
-def sentiment_serve_command(port: int) -> list[str]:
+def sentiment_serve_command() -> list[str]:
     exe = Path(sys.executable).with_name("sentiment")
     # a 10 ms batching budget makes load shedding (503) easy to provoke in test_overload
-    return [str(exe), "serve", "--port", str(port), "--no-access-log", "--max-latency-ms", "10"]
+    return [str(exe), "serve", "--port", "{port}", "--no-access-log", "--max-latency-ms", "10"]
 
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[dict[str, ServiceProcess]]:
     """Both servers, spawned together so their start-up overlaps, stopped at session end."""
-    port = free_port()
     procs = {
         "plain": ServiceProcess({**SMALL_LIMITS, "SENTIMENT_MAX_BATCH_SIZE": "32",
                                   # no load-shedding 503s on a busy CI machine
                                   "SENTIMENT_MAX_LATENCY_MS": "60000"}),
-        "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY}, port=port,
-                               command=sentiment_serve_command(port)),
+        "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY},
+                               command=sentiment_serve_command()),
     }
     try:
         for p in procs.values():
             p.start()
         for p in procs.values():
-            p.wait_ready(120)
+            p.ready(120)
         yield procs
+        workers = [pid for p in procs.values() for pid in descendants(p.proc.pid)]
     finally:
         for p in procs.values():
             p.stop()
+    assert workers and not any(map(alive, workers)), "stop() left BentoML workers running"
 
 
 @pytest.fixture(scope="session")
