@@ -1,4 +1,8 @@
-"""The Ray Data engine on a small local Ray (loopback, 2 CPUs): same bytes as the local engine."""
+"""The Ray Data engine on a small local Ray (loopback, 2 CPUs): same bytes as the local engine.
+
+One actor keeps the test short; results are placed by (part, window start), so arrival order
+across several actors cannot change the output.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +19,16 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 @pytest.fixture(scope="module")
 def local_ray():
+    """A small local Ray on loopback. One retry: on an overloaded machine the raylet can die
+    waiting for the dashboard agent's port file (ray-project/ray#65983), unrelated to our code."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, object_store_memory=96 * 2**20,
-             _node_ip_address="127.0.0.1", logging_level="WARNING", log_to_driver=False)
+    kwargs = {"num_cpus": 2, "include_dashboard": False, "object_store_memory": 96 * 2**20,
+              "_node_ip_address": "127.0.0.1", "logging_level": "WARNING", "log_to_driver": False}
+    try:
+        ray.init(**kwargs)
+    except Exception:  # see the docstring
+        ray.shutdown()
+        ray.init(**kwargs)
     yield ray
     ray.shutdown()
 
@@ -30,7 +41,7 @@ def test_ray_engine_equals_local_engine(tmp_path: Path, default_bundle: Path, lo
     common = {"model": default_bundle, "id_column": "id", "part_rows": 100, "window": 30,
               "batch_size": 8, "quiet": True}
     local = run_job(ScoreConfig(inp, tmp_path / "local.jsonl", **common))
-    ray_sum = run_job(ScoreConfig(inp, tmp_path / "ray.jsonl", engine="ray", ray_concurrency=2,
+    ray_sum = run_job(ScoreConfig(inp, tmp_path / "ray.jsonl", engine="ray", ray_concurrency=1,
                                   **common))
     assert local_ray.is_initialized()  # joined the running Ray, did not shut it down
     assert ray_sum["engine"] == "ray"
