@@ -53,7 +53,8 @@ class LocustSpec:
         p = self.prefix
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless",
                "--host", require_loopback(self.host), "-u", str(self.users),
-               "-r", f"{self.spawn_rate:g}", "-t", f"{self.run_time_s}s", "--stop-timeout", "5",
+               "-r", f"{self.spawn_rate:g}", "-t", f"{self.run_time_s + 20}s",
+               "--exact-run-time", str(self.run_time_s), "--stop-timeout", "5",
                "--csv", str(p), "--csv-full-history", "--html", f"{p}.html", "--only-summary",
                "--loglevel", "WARNING", "--exit-code-on-error", "0",
                "--pace", f"{self.pace:g}", "--max-requests", str(self.max_requests),
@@ -138,7 +139,7 @@ def run_locust(spec: LocustSpec, server_pid: int | None = None) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
                                                                       os.environ.get("PYTHONPATH")]))}
     log.info("locust %s: %d users, %ss", spec.name, spec.users, spec.run_time_s)
-    deadline, samples = time.monotonic() + spec.run_time_s + 60, []
+    deadline, samples = time.monotonic() + spec.run_time_s + 80, []
     with open(f"{spec.prefix}_locust.log", "w", encoding="utf-8") as logf:
         proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         while proc.poll() is None:
@@ -146,7 +147,7 @@ def run_locust(spec: LocustSpec, server_pid: int | None = None) -> dict:
             if time.monotonic() > deadline:
                 proc.kill()
                 proc.wait()
-                raise RuntimeError(f"locust run {spec.name} overran {spec.run_time_s + 60}s; "
+                raise RuntimeError(f"locust run {spec.name} overran {spec.run_time_s + 80}s; "
                                    "killed")
             time.sleep(0.5)
     rc = proc.returncode

@@ -14,6 +14,8 @@ Options added to Locust's command line (all optional):
   --pace           per-user requests/s via constant_throughput; 0 = closed loop, no wait
   --max-requests   stop the run after this many requests (default 200000)
   --raw-log        write every request's unrounded latency to this CSV at the end
+  --exact-run-time stop after this many wall-clock seconds (the runner sets it, with -t as a
+                   backstop 20 s later: Locust's own -t can fire seconds early under load)
 
 `PredictUser` sends POST /predict (with `Authorization: Bearer $SENTIMENT_API_KEY` when that
 variable is set, as for the server); `HealthUser` (tag "health", one user, 2 checks/s) probes
@@ -24,6 +26,7 @@ well-formed result per text sent.
 from __future__ import annotations
 
 import csv
+import itertools
 import logging
 import os
 import random
@@ -41,7 +44,8 @@ log = logging.getLogger(__name__)
 
 TEXTS: list[str] = []
 LABELS: set[str] = set()  # filled from GET /model by the first user
-RAW: list[tuple[float, float, str, int, str]] = []
+RAW: list[tuple[float, float, str, int, str, int]] = []
+USER_IDS = itertools.count(1)
 STATE: dict[str, Any] = {"count": 0, "stopping": False}
 
 
@@ -54,6 +58,8 @@ def _add_options(parser: Any) -> None:
     parser.add_argument("--pace", type=float, default=0.0, help="per-user requests/s (0: no wait)")
     parser.add_argument("--max-requests", type=int, default=200_000, help="stop after N requests")
     parser.add_argument("--raw-log", default="", help="CSV of unrounded latencies")
+    parser.add_argument("--exact-run-time", type=float, default=0.0,
+                        help="stop this many wall-clock seconds after the test starts")
 
 
 @events.init.add_listener
@@ -80,7 +86,7 @@ def _on_request(name: str, response_time: float, exception: Exception | None,
                 context: dict, start_time: float | None = None, **_: Any) -> None:
     """Keep the unrounded latency and enforce the request bound."""
     RAW.append((start_time or 0.0, float(response_time), name, int(context.get("texts", 0)),
-                "" if exception is None else str(exception)[:200]))
+                "" if exception is None else str(exception)[:200], int(context.get("user", 0))))
     STATE["count"] += 1
     env = STATE.get("env")
     limit = env.parsed_options.max_requests if env is not None else 0
@@ -93,17 +99,30 @@ def _on_request(name: str, response_time: float, exception: Exception | None,
 @events.test_start.add_listener
 def _on_test_start(environment: Any, **_: Any) -> None:
     STATE["env"] = environment
+    seconds = environment.parsed_options.exact_run_time if environment.parsed_options else 0.0
+    if seconds > 0:
+        gevent.spawn(_stop_at, environment, time.monotonic() + seconds)
+
+
+def _stop_at(environment: Any, deadline: float) -> None:
+    """Quit at a wall-clock deadline. Locust's -t timer runs on gevent's cached loop time,
+    which lags after a slow start on a busy machine: we saw -t 8s end after 4 s."""
+    while time.monotonic() < deadline:
+        gevent.sleep(min(0.2, max(deadline - time.monotonic(), 0.0)))
+    if not STATE["stopping"]:
+        STATE["stopping"] = True
+        environment.runner.quit()
 
 
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
-    """Write the raw latency log (start_time, latency_ms, name, texts, error)."""
+    """Write the raw latency log (start_time, latency_ms, name, texts, error, user)."""
     path = environment.parsed_options.raw_log if environment.parsed_options else ""
     if not path:
         return
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["start_time", "latency_ms", "name", "texts", "error"])
+        writer.writerow(["start_time", "latency_ms", "name", "texts", "error", "user"])
         writer.writerows(RAW)
 
 
@@ -123,6 +142,7 @@ class PredictUser(FastHttpUser):
 
     def on_start(self) -> None:
         """Use the API key if one is set, learn the label set once, give paced users a phase."""
+        self.uid = next(USER_IDS)
         key = os.environ.get("SENTIMENT_API_KEY", "").strip()
         self.auth = {"Authorization": f"Bearer {key}"} if key else {}
         if not LABELS:
@@ -142,7 +162,8 @@ class PredictUser(FastHttpUser):
     def _predict(self, texts: list[str]) -> None:
         payload = {"text": texts[0]} if len(texts) == 1 else {"texts": texts}
         with self.client.post("/predict", json=payload, name="/predict", headers=self.auth,
-                              catch_response=True, context={"texts": len(texts)}) as resp:
+                              catch_response=True,
+                              context={"texts": len(texts), "user": self.uid}) as resp:
             reason = check_predict(resp.status_code, resp.content, len(texts), LABELS)
             if reason:
                 resp.failure(reason)

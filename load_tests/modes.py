@@ -116,11 +116,17 @@ def rate_validity(target: float, achieved: float) -> tuple[float, bool]:
 
 
 def run_latency(plan: Plan, rate: float, duration_s: int, users: int) -> dict:
-    """Paced users at `rate` requests/s in total; valid only if the achieved rate keeps up."""
+    """Paced users at `rate` requests/s in total; valid only if the achieved rate keeps up.
+
+    `duration_s` is the measured (steady) part: the ramp and each user's first interval are
+    added to Locust's run time and left out of the statistics.
+    """
     pace = rate / users
     ramp_s = 2.0
-    spec = plan.spec("latency", users, duration_s, spawn_rate=users / ramp_s, pace=pace)
-    run = measure(spec, plan.server_pid, warmup_s=ramp_s + 1.0 / pace)
+    warmup_s = ramp_s + 1.0 / pace
+    spec = plan.spec("latency", users, duration_s + math.ceil(warmup_s),
+                     spawn_rate=users / ramp_s, pace=pace)
+    run = measure(spec, plan.server_pid, warmup_s=warmup_s)
     achieved = run["steady"]["rps"]
     shortfall, valid = rate_validity(rate, achieved)
     return {"mode": "latency", "run": run, "target_rps": rate, "users": users,

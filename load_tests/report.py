@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-Row = tuple[float, float, str, int, str]
+Row = tuple[float, float, str, int, str, int]
 
 
 def per_second(rows: list[Row], name: str = "/predict", t0: float | None = None) -> dict:

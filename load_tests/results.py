@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 PCTS = (50, 95, 99)
+# (start_time epoch s, latency ms, request name, texts sent, error or '', user id or 0)
+Row = tuple[float, float, str, int, str, int]
 
 
 def _num(value: str) -> float:
@@ -60,15 +62,15 @@ def read_history(prefix: Path, name: str = "Aggregated") -> dict[str, np.ndarray
     return out
 
 
-def read_raw(path: Path) -> list[tuple[float, float, str, int, str]]:
+def read_raw(path: Path) -> list[Row]:
     """Rows of the locustfile's raw log: (start_time, latency_ms, name, texts, error)."""
     with open(path, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         return [(float(r["start_time"]), float(r["latency_ms"]), r["name"], int(r["texts"]),
-                 r["error"]) for r in reader]
+                 r["error"], int(r.get("user") or 0)) for r in reader]
 
 
-def analyze_raw(rows: list[tuple[float, float, str, int, str]], name: str = "/predict",
+def analyze_raw(rows: list[Row], name: str = "/predict",
                 warmup_s: float = 0.0) -> dict:
     """Exact latency percentiles, failures and achieved rate of `name` after `warmup_s`."""
     mine = [r for r in rows if r[2] == name]
@@ -79,23 +81,39 @@ def analyze_raw(rows: list[tuple[float, float, str, int, str]], name: str = "/pr
     steady = [r for r in mine if r[0] >= t0] or mine
     t_first = min(r[0] for r in steady)
     t_end = max(r[0] for r in steady)
-    # rate = request starts per second in [t_first, t_end): unbiased for evenly paced starts
     window = t_end - t_first
     started = sum(1 for r in steady if r[0] < t_end)
-    rps = started / window if window > 0 else 0.0
+    rps = per_user_rate(steady)
+    if rps is None:  # no user ids: starts per second in [t_first, t_end)
+        rps = started / window if window > 0 else 0.0
     lat = np.array([r[1] for r in steady])
     reasons = Counter(r[4] for r in steady if r[4])
     texts = sum(r[3] for r in steady if r[0] < t_end)
     out = {"count": len(steady), "failures": sum(reasons.values()), "window_s": window,
            "t_first": t_first, "t_last": max(r[0] + r[1] / 1000 for r in steady),
-           "rps": rps, "texts_per_s": texts / window if window > 0 else 0.0,
+           "rps": rps, "texts_per_s": rps * texts / started if started else 0.0,
            "mean_ms": float(lat.mean()), "failure_reasons": dict(reasons.most_common(3))}
     out.update({f"p{p}_ms": float(np.percentile(lat, p)) for p in PCTS})
     out["max_ms"] = float(lat.max())
     return out
 
 
-def by_size(rows: list[tuple[float, float, str, int, str]], name: str = "/predict") -> dict:
+def per_user_rate(rows: list[Row]) -> float | None:
+    """Sum over users of (starts - 1) / (last start - first start), or None without user ids.
+
+    Each user's own start-to-start rate is exact whatever the users' relative phases, so the
+    sum does not depend on where the window edges fall among clustered starts.
+    """
+    starts: dict[int, list[float]] = {}
+    for r in rows:
+        if len(r) > 5 and r[5]:
+            starts.setdefault(r[5], []).append(r[0])
+    rates = [(len(ts) - 1) / (max(ts) - min(ts)) for ts in starts.values()
+             if len(ts) > 1 and max(ts) > min(ts)]
+    return float(sum(rates)) if rates else None
+
+
+def by_size(rows: list[Row], name: str = "/predict") -> dict:
     """Exact p50/p99 split into 1-text and multi-text requests."""
     out = {}
     for label, keep in (("1 text", lambda n: n == 1), ("multi", lambda n: n > 1)):

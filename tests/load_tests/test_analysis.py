@@ -92,6 +92,16 @@ def test_raw_analysis_is_exact_and_skips_the_ramp() -> None:
     assert out["failure_reasons"] == {"HTTP 503: busy": 1}
 
 
+def test_achieved_rate_is_exact_for_paced_users_with_clustered_phases() -> None:
+    # 12 users at 1 request/s, phases bunched in the first half of each second: counting starts
+    # between the first and the last start would overcount by almost a whole cluster
+    rows = [(10.0 + k + u * 0.04, 5.0, "/predict", 1, "", u + 1) for k in range(5) for u in range(12)]
+    out = analyze_raw(rows)
+    assert out["rps"] == pytest.approx(12.0)
+    naive = sum(1 for r in rows if r[0] < max(x[0] for x in rows)) / (14.44 - 10.0)
+    assert naive > 13  # what the old estimator said
+
+
 def test_slo_file_is_checked_strictly(tmp_path) -> None:
     slo = load_slo(mode="smoke")  # the shipped file parses
     assert slo["max_failure_ratio"] == 0
