@@ -88,7 +88,8 @@ class Predictor:
 
     def predict_ids(self, batch: np.ndarray) -> np.ndarray:
         """Class probabilities [n, classes] for a padded id matrix [n, time]."""
-        return self.session.run(None, {self.input_name: batch.astype(self.input_dtype, copy=False)})[0]
+        feed = {self.input_name: batch.astype(self.input_dtype, copy=False)}
+        return self.session.run(None, feed)[0]
 
     def predict_seqs(self, seqs: list[list[int]], batch_size: int = 64) -> np.ndarray:
         """Probabilities for token sequences, batched by similar length, in input order."""
@@ -105,12 +106,10 @@ class Predictor:
 
     def to_results(self, probs: np.ndarray) -> list[dict]:
         """Turn probability rows into ``{"label", "score", "scores"}`` dicts."""
-        results = []
-        for row in probs.tolist():
-            best = int(np.argmax(row))
-            results.append({"label": self.labels[best], "score": row[best],
-                            "scores": dict(zip(self.labels, row, strict=True))})
-        return results
+        best = np.argmax(probs, axis=1).tolist()
+        labels = self.labels
+        return [{"label": labels[b], "score": row[b], "scores": dict(zip(labels, row, strict=True))}
+                for b, row in zip(best, probs.tolist(), strict=True)]
 
     def predict(self, texts: list[str], batch_size: int = 64) -> list[dict]:
         """Labels and per-class scores for texts, in input order."""
