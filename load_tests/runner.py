@@ -73,6 +73,9 @@ def validate(opts: Options) -> None:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
     if opts.rate is not None and opts.rate <= 0:
         raise ValueError("--rate must be > 0")
+    if opts.users is not None and opts.users < 1 or opts.per_user_rate <= 0:
+        raise ValueError("--users must be >= 1 and --per-user-rate > 0")
+    modes.user_steps(opts.start_users, opts.max_users)  # 1 <= start <= max
     if opts.model is not None and not (opts.model / "card.json").is_file():
         raise FileNotFoundError(f"no model bundle at {opts.model} (card.json missing)")
     if min(opts.single_weight, opts.batch_weight) < 0 or opts.single_weight + opts.batch_weight < 1:
