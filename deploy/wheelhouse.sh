@@ -13,7 +13,8 @@ PY=${PYTHON:-.venv/bin/python}
 CACHE=${SENTIMENT_DOCKER_CACHE:-/var/cache/sentiment-docker}
 BUILD_REQS=("setuptools>=68" "wheel")
 KEY=$(cat pyproject.toml constraints.txt <(echo "$EXTRAS ${BUILD_REQS[*]}") | sha256sum | cut -c1-16)
-DIR="$CACHE/wheelhouse-$KEY"
+TAG=${EXTRAS//,/-}
+DIR="$CACHE/wheelhouse-$TAG-$KEY"
 DEST=deploy/wheelhouse
 
 requirements() {  # the extras' requirement names from pyproject.toml, one per line
@@ -35,7 +36,9 @@ if [ ! -f "$DIR/.complete" ]; then
         -c constraints.txt -d "$DIR.tmp" "${reqs[@]}" "${BUILD_REQS[@]}" 2>"$DIR.log" \
         || { grep -v 'is ignored: it is neither' "$DIR.log" | tail -n 20 >&2; exit 1; }
     rm -rf "$DIR" "$DIR.log" && mv "$DIR.tmp" "$DIR" && touch "$DIR/.complete"
-    find "$CACHE" -maxdepth 1 -name 'wheelhouse-*' ! -name "wheelhouse-$KEY" -exec rm -rf {} +
+    # drop this extras set's older wheelhouses (other pins); other extras sets stay cached
+    find "$CACHE" -maxdepth 1 -name "wheelhouse-$TAG-????????????????" ! -name "${DIR##*/}" \
+        -exec rm -rf {} +
 fi
 find "$DEST" -maxdepth 1 -name '*.whl' -delete
 cp -l "$DIR"/*.whl "$DEST"/ 2>/dev/null || cp "$DIR"/*.whl "$DEST"/
