@@ -34,9 +34,8 @@ class RssSampler(threading.Thread):
             self.peak = max(self.peak, group_rss_mb(self.pid))
 
 
-@pytest.fixture(scope="module")
-def overload_run(loaded_server) -> tuple[dict, dict]:
-    """One bounded overload run: (checks name -> passed, figures)."""
+def run_load(loaded_server) -> dict:
+    """Measure capacity, offer 3x it open-loop for LOAD_S, then check service again."""
     port, body = loaded_server.port, predict_body(TEXTS_PER_REQUEST)
     asyncio.run(closed_loop(port, body, JSON, users=2, seconds=1.0))  # warm-up
     rss_before = group_rss_mb(loaded_server.proc.pid)
@@ -51,6 +50,16 @@ def overload_run(loaded_server) -> tuple[dict, dict]:
     sampler.join(2)
     time.sleep(1.0)
     after, after_replies = asyncio.run(closed_loop(port, body, JSON, users=2, seconds=2.0))
+    return dict(capacity=capacity, rate=rate, replies=replies, live=live, rss_before=rss_before,
+                peak=sampler.peak, after=after, after_replies=after_replies)
+
+
+@pytest.fixture(scope="module")
+def overload_run(loaded_server) -> tuple[dict, dict]:
+    """One bounded overload run: (checks name -> passed, figures)."""
+    run = run_load(loaded_server)
+    capacity, rate, replies, live = run["capacity"], run["rate"], run["replies"], run["live"]
+    rss_before, peak, after_replies = run["rss_before"], run["peak"], run["after_replies"]
     counts = Counter(r.status for r in replies)
     accepted = [r.ms for r in replies if r.status == 200]
     rejected = [r.ms for r in replies if r.status in (429, 503)]
@@ -64,7 +73,7 @@ def overload_run(loaded_server) -> tuple[dict, dict]:
         rejected_p99_ms=round(percentile(rejected, 99)), livez_probes=len(live_ms),
         livez_failed=live_bad, livez_p99_ms=round(percentile(live_ms, 99)),
         livez_max_ms=round(max(live_ms, default=0)),
-        rss_mb={"before": round(rss_before), "peak": round(sampler.peak)},
+        rss_mb={"before": round(rss_before), "peak": round(peak)},
         after_load_ok=f"{sum(r.status == 200 for r in after_replies)}/{len(after_replies)}")
     checks = {
         "only 200/429/503": set(counts) <= {200, 429, 503},
@@ -74,8 +83,8 @@ def overload_run(loaded_server) -> tuple[dict, dict]:
         "some load shed": bool(rejected),
         "livez 200 throughout": live_bad == 0 and len(live_ms) >= 10,
         "livez within 100 ms throughout": max(live_ms, default=1e9) <= LIVEZ_MS,
-        "memory bounded": sampler.peak <= rss_before + RSS_SLACK_MB,
-        "full service after": all(r.status == 200 for r in after_replies) and after > 0,
+        "memory bounded": peak <= rss_before + RSS_SLACK_MB,
+        "full service after": all(r.status == 200 for r in after_replies) and run["after"] > 0,
     }
     record("open-loop overload (3x capacity)", **figures,
            failed_checks=[k for k, v in checks.items() if not v], passed=all(checks.values()))
