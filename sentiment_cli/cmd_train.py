@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
+
+
+def _quiet_tensorflow() -> None:
+    """Silence TensorFlow's C++ start-up chatter so CLI errors stay one line."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("GLOG_minloglevel", "3")
 
 
 def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     if name == "fetch":
-        p.add_argument("datasets", nargs="*", default=["rotten_tomatoes", "tweets"],
-                       help="built-in datasets to fetch (default: all)")
+        p.add_argument("datasets", nargs="*", default=["rotten_tomatoes", "tweets", "minilm"],
+                       help="built-in datasets and pretrained vectors (minilm) to fetch "
+                            "(default: all)")
         return
+    _quiet_tensorflow()
     from training.model import ModelConfig
     from training.pipeline import RunConfig
     from training.tokenizer import TokenizerConfig
@@ -32,6 +41,16 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--dropout", type=float, default=mod.dropout, help="default: %(default)s")
     p.add_argument("--embedding-dropout", type=float, default=mod.embedding_dropout,
                    help="default: %(default)s")
+    p.add_argument("--l2", type=float, default=mod.l2, help="L2 on the Dense kernel (default: %(default)s)")
+    p.add_argument("--pretrained", choices=["minilm", "none"], default=mod.pretrained or "none",
+                   help="initialize the Embedding from vectors in a pinned PyPI wheel "
+                        "(default: %(default)s)")
+    p.add_argument("--pretrained-method", choices=["static", "contextual"],
+                   default=mod.pretrained_method,
+                   help="word vector = mean of input piece embeddings (static) or the word run "
+                        "through the encoder (contextual) (default: %(default)s)")
+    p.add_argument("--pretrained-scale", type=float, default=mod.pretrained_scale,
+                   help="std of the pretrained rows per column (default: %(default)s)")
     p.add_argument("--learning-rate", type=float, default=mod.learning_rate, help="default: %(default)s")
     p.add_argument("--clipnorm", type=float, default=mod.clipnorm,
                    help="clip each gradient tensor to this L2 norm (default: %(default)s)")
@@ -42,6 +61,8 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokenizer", choices=["word", "wordpiece"], default=tok.kind,
                    help="default: %(default)s")
     p.add_argument("--vocab-size", type=int, default=tok.vocab_size, help="default: %(default)s")
+    p.add_argument("--min-frequency", type=int, default=tok.min_frequency,
+                   help="drop rarer training words (default: %(default)s)")
     p.add_argument("--max-tokens", type=int, default=tok.max_tokens,
                    help="truncate longer texts (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no Keras progress output")
@@ -53,6 +74,8 @@ def _check(args: argparse.Namespace) -> None:
             raise ValueError(f"--{key.replace('_', '-')} must be >= 1")
     if not 0 <= args.dropout < 1 or not 0 <= args.embedding_dropout < 1:
         raise ValueError("dropout rates must be in [0, 1)")
+    if args.pretrained_scale <= 0 or args.l2 < 0 or args.min_frequency < 1:
+        raise ValueError("--pretrained-scale must be > 0, --l2 >= 0, --min-frequency >= 1")
 
 
 def config_from_args(args: argparse.Namespace):
@@ -64,8 +87,12 @@ def config_from_args(args: argparse.Namespace):
     model = ModelConfig(cell=args.cell, embedding_dim=args.embedding_dim, units=args.units,
                         bidirectional=args.bidirectional, dropout=args.dropout,
                         embedding_dropout=args.embedding_dropout, learning_rate=args.learning_rate,
-                        clipnorm=args.clipnorm or None, clipvalue=args.clipvalue)
-    tok = TokenizerConfig(kind=args.tokenizer, vocab_size=args.vocab_size, max_tokens=args.max_tokens)
+                        clipnorm=args.clipnorm or None, clipvalue=args.clipvalue, l2=args.l2,
+                        pretrained=None if args.pretrained == "none" else args.pretrained,
+                        pretrained_method=args.pretrained_method,
+                        pretrained_scale=args.pretrained_scale)
+    tok = TokenizerConfig(kind=args.tokenizer, vocab_size=args.vocab_size,
+                          min_frequency=args.min_frequency, max_tokens=args.max_tokens)
     return RunConfig(dataset=args.dataset, name=args.name, out_dir=args.out,
                      text_column=args.text_column, label_column=args.label_column, seed=args.seed,
                      tokenizer=tok, model=model, epochs=args.epochs, batch_size=args.batch_size,
@@ -74,11 +101,15 @@ def config_from_args(args: argparse.Namespace):
 
 def run(name: str, args: argparse.Namespace) -> int:
     if name == "fetch":
-        from training import datasets
+        from training import datasets, embeddings
 
         for ds in args.datasets:
+            if ds in embeddings.SOURCES:
+                print(f"{ds}: {embeddings.fetch(ds)}")
+                continue
             if ds not in datasets.SOURCES:
-                raise ValueError(f"unknown dataset {ds!r}: built-ins are {', '.join(datasets.BUILTIN)}")
+                known = ", ".join((*datasets.BUILTIN, *embeddings.SOURCES))
+                raise ValueError(f"unknown dataset {ds!r}: built-ins are {known}")
             print(f"{ds}: {datasets.fetch(ds)}")
         return 0
     from training.pipeline import run as train_run

@@ -13,7 +13,7 @@ class ModelConfig:
     """Architecture and optimizer options (all recorded in the card)."""
 
     cell: str = "lstm"  # lstm | gru
-    embedding_dim: int = 128
+    embedding_dim: int = 120
     units: int = 128
     bidirectional: bool = False
     embedding_dropout: float = 0.3
@@ -23,6 +23,9 @@ class ModelConfig:
     clipnorm: float | None = 1.0
     clipvalue: float | None = None
     l2: float = 0.0
+    pretrained: str | None = "minilm"  # initial Embedding values: minilm | None (random)
+    pretrained_method: str = "static"  # static | contextual (see training/embeddings.py)
+    pretrained_scale: float = 0.1
 
     def to_dict(self) -> dict:
         return asdict(self)

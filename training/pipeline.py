@@ -111,6 +111,7 @@ def card(cfg: RunConfig, ds: datasets.Dataset, splits: Splits, labels: list[str]
                                          "train_seconds": round(result.history.seconds, 1)}},
         "metrics": {"test": result.test_metrics, "baseline_test": result.baseline_metrics,
                     "validation_accuracy_best": float(np.max(result.history.epochs["val_accuracy"]))},
+        "embedding_init": result.embedding_init,
         "parity": parity,
         "gradient_clipping": result.history.clipping,
         "libraries": library_versions(),
