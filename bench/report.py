@@ -40,11 +40,17 @@ def _service_rows(service: dict) -> list[dict]:
     for size, s in (service or {}).get("sizes", {}).items():
         r, b = s["ratios"], s["p99_bound_ms"]
         goal_bare = 0.5 if size == "1" else 0.8
+        t = s["targets"]
+        unmet = ", ".join(n for n in ("service", "bare", "nobatch_plain") if not t[n]["rps_at_p99"])
+        missing = f"n/a: no tried rate met the bound ({unmet})"
         out.append({"target": f"service vs bare server, {size}-text requests, req/s at p99 <= {b:g} ms",
-                    "value": r["service_vs_bare_at_p99"], "goal": goal_bare, "unit": "x"})
+                    "value": r["service_vs_bare_at_p99"], "goal": goal_bare, "unit": "x",
+                    "missing": missing})
         out.append({"target": f"service vs BentoML no-batching plain export, {size}-text, req/s "
                     f"at p99 <= {b:g} ms", "value": r["service_vs_nobatch_plain_at_p99"],
-                    "goal": 3.0, "unit": "x"})
+                    "goal": 3.0, "unit": "x", "missing": missing})
+        out.append({"target": f"service vs bare server, {size}-text, capacity (closed loop)",
+                    "value": r["service_vs_bare_capacity"], "goal": None, "unit": "x"})
         out.append({"target": f"service vs BentoML no-batching plain export, {size}-text, "
                     "capacity", "value": r["service_vs_nobatch_plain_capacity"], "goal": None, "unit": "x"})
         out.append({"target": f"service p99 at half capacity, {size}-text requests",
@@ -69,7 +75,7 @@ def targets(results: dict) -> list[dict]:
 def _value(row: dict) -> str:
     v = row["value"]
     if v is None:
-        return "n/a"
+        return row.get("missing", "n/a")
     return {"%": f"{v:.0%}", "ms": f"{v:.1f} ms"}.get(row["unit"], f"{v:.2f}x")
 
 
@@ -85,6 +91,8 @@ def markdown_summary(results: dict) -> str:
     lines = ["| target | measured | goal | met |", "|---|---|---|---|"]
     for row in targets(results):
         met = {True: "yes", False: "**no**", None: "-"}[row["met"]]
+        if row["met"] is None and row["goal"] is not None:
+            met = "**not shown**"
         lines.append(f"| {row['target']} | {_value(row)} | {_goal(row)} | {met} |")
     return "\n".join(lines)
 
@@ -138,7 +146,8 @@ def blocks(results: dict) -> dict[str, str]:
     meta = results.get("meta", {})
     stamp = (f"_Measured by `sentiment bench{' --quick' if meta.get('quick') else ''}` on "
              f"{meta.get('date', '?')}, {meta.get('cpus', '?')} CPUs, load average before the run "
-             f"{meta.get('loadavg_before', '?')}; medians of {meta.get('repeats', '?')} runs._")
+             f"{meta.get('loadavg_before', '?')}, after {meta.get('loadavg_after', '?')}; medians of "
+             f"{meta.get('repeats', '?')} runs._")
     out = {"summary": stamp + "\n\n" + markdown_summary(results)}
     for name, fn in (("model", markdown_model), ("service", markdown_service), ("batch", markdown_batch)):
         if results.get(name):

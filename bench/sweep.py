@@ -34,6 +34,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     "max_batch_size=8": {"SENTIMENT_MAX_BATCH_SIZE": "8"},
     "max_batch_size=128": {"SENTIMENT_MAX_BATCH_SIZE": "128"},
     "gc_freeze off": {"SENTIMENT_GC_FREEZE": "false"},
+    "max_latency_ms=100": {"SENTIMENT_MAX_LATENCY_MS": "100"},
+    "max_latency_ms=20": {"SENTIMENT_MAX_LATENCY_MS": "20"},
 }
 BASE_ENV = {"SENTIMENT_ACCESS_LOG": "false"}
 
