@@ -21,24 +21,30 @@ PROJECT=sentiment-ct-$$
 T_START=$(date +%s.%N)
 TIMES=()
 
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+
 phase() {  # phase NAME CMD...: run CMD, record its wall time
     local name=$1 t0 t1
     shift
     t0=$(date +%s.%N)
     "$@"
     t1=$(date +%s.%N)
-    TIMES+=("$name=$(printf '%.1f' "$(echo "$t1 - $t0" | bc)")s")
+    TIMES+=("$name=$(elapsed "$t0" "$t1")s")
 }
 
 cleanup() {
     local rc=$?
+    if [ -n "${WHEEL_PID:-}" ] && kill -0 "$WHEEL_PID" 2>/dev/null; then
+        pkill -P "$WHEEL_PID" 2>/dev/null || true
+        kill "$WHEEL_PID" 2>/dev/null || true
+    fi
     if docker info >/dev/null 2>&1; then
         local left
         left=$(docker ps -aq --filter "label=com.docker.compose.project=$PROJECT" || true)
         [ -z "$left" ] || { log "removing leftover containers $left"; docker rm -f $left >/dev/null; }
     fi
     [ "${KEEP_ENGINE:-0}" = 1 ] || stop_engine || rc=1
-    log "phases: ${TIMES[*]} total=$(printf '%.1f' "$(echo "$(date +%s.%N) - $T_START" | bc)")s"
+    log "phases: ${TIMES[*]} total=$(elapsed "$T_START" "$(date +%s.%N)")s"
     [ $rc = 0 ] && log "PASSED" || log "FAILED (exit $rc)"
     exit $rc
 }
@@ -63,13 +69,24 @@ check_compose_file() {  # the file parses in every compose available here
 
 phase install ensure_packages
 phase engine start_engine
+# The wheelhouse download runs while the base image is built (both mostly wait on the network).
+WHEEL_LOG=$(mktemp)
+deploy/wheelhouse.sh serve >"$WHEEL_LOG" 2>&1 &
+WHEEL_PID=$!
 if [ -z "${BASE_IMAGE:-}" ]; then
     phase base_image deploy/build_base.sh >/dev/null
     BASE=local/sentiment-python:3.11-bookworm
 else
     BASE=$BASE_IMAGE
 fi
-phase wheelhouse deploy/wheelhouse.sh serve
+wait_wheelhouse() {
+    local rc=0
+    wait "$WHEEL_PID" || rc=$?
+    cat "$WHEEL_LOG" >&2
+    rm -f "$WHEEL_LOG"
+    return $rc
+}
+phase wheelhouse_wait wait_wheelhouse
 phase build build_image
 check_compose_file
 PORT=${SENTIMENT_TEST_PORT:-$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
