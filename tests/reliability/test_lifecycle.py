@@ -23,7 +23,9 @@ from service.metrics import samples
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 COLD_STARTS, IN_FLIGHT, GRACE_S = 3, 8, 30
 JSON = [("Content-Type", "application/json")]
-ENV = {"SENTIMENT_ACCESS_LOG": "false", "SENTIMENT_MAX_LATENCY_MS": "600000"}
+ENV = {"SENTIMENT_ACCESS_LOG": "false", "SENTIMENT_MAX_LATENCY_MS": "600000",
+       "SENTIMENT_MAX_TEXTS": "1024", "SENTIMENT_MAX_BATCH_SIZE": "1024",
+       "SENTIMENT_MAX_BODY_BYTES": "4000000"}
 
 
 def first_ready_then_predict(svc: ServiceProcess, limit_s: float = 180) -> dict:
@@ -101,7 +103,8 @@ def in_progress(port: int) -> float:
 
 
 async def sigterm_with_requests_in_flight(svc: ServiceProcess) -> dict:
-    body = json.dumps({"texts": fixture_texts()[:64]}).encode()
+    # 1024 long texts each (0.3-1.3 s of work): all 8 are surely in flight at SIGTERM
+    body = json.dumps({"texts": sorted(fixture_texts(), key=len)[-256:] * 4}).encode()
     tasks = [asyncio.create_task(request(HOST, svc.port, "POST", "/predict", JSON, body,
                                          timeout=GRACE_S + 10)) for _ in range(IN_FLIGHT)]
     deadline = time.monotonic() + 10
