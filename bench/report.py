@@ -148,18 +148,29 @@ def blocks(results: dict) -> dict[str, str]:
              f"{meta.get('date', '?')}, {meta.get('cpus', '?')} CPUs, load average before the run "
              f"{meta.get('loadavg_before', '?')}, after {meta.get('loadavg_after', '?')}; medians of "
              f"{meta.get('repeats', '?')} runs._")
+    if meta.get("note"):
+        stamp += f" {meta['note']}"
     out = {"summary": stamp + "\n\n" + markdown_summary(results)}
     for name, fn in (("model", markdown_model), ("service", markdown_service), ("batch", markdown_batch)):
         if results.get(name):
             out[name] = fn(results[name])
+    if results.get("service", {}).get("sizes"):
+        svc = results["service"]
+        out["service"] = (f"_Run of {meta.get('date', '?')} (load average before "
+                          f"{meta.get('loadavg_before', '?')}); served bundle `{svc.get('bundle')}`, "
+                          f"plain bundle `{svc.get('plain_bundle')}`, service settings "
+                          f"{svc.get('service_settings')}._\n\n" + out["service"])
     return out
 
 
-def update_readme(path: Path, results: dict) -> list[str]:
-    """Replace the inside of every ``<!-- BENCH:x -->`` block present; returns the names updated."""
+def update_readme(path: Path, results: dict, only: tuple[str, ...] | None = None) -> list[str]:
+    """Replace the inside of every ``<!-- BENCH:x -->`` block present (or only the named ones);
+    returns the names updated."""
     text = path.read_text(encoding="utf-8")
     done = []
     for name, body in blocks(results).items():
+        if only is not None and name not in only:
+            continue
         pat = re.compile(rf"(<!-- BENCH:{name} -->\n)(.*?)(<!-- /BENCH:{name} -->)", re.S)
         if pat.search(text):
             text = pat.sub(lambda m, b=body: m.group(1) + b.rstrip() + "\n" + m.group(3), text, count=1)
