@@ -19,7 +19,7 @@ class ModelConfig:
     embedding_dropout: float = 0.3
     dropout: float = 0.5
     recurrent_initializer: str = "glorot_uniform"
-    learning_rate: float = 1e-3
+    learning_rate: float = 2e-3
     clipnorm: float | None = 1.0
     clipvalue: float | None = None
     l2: float = 0.0
