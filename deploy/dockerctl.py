@@ -12,9 +12,9 @@ import os
 import shlex
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
+
+from service.launcher import http_status  # the project is installed in the venv (-e .)
 
 log = logging.getLogger("deploy.dockerctl")
 REPO = Path(__file__).resolve().parents[1]
@@ -34,15 +34,6 @@ def inspect(container: str) -> dict:
     return json.loads(docker("inspect", container).stdout)[0]
 
 
-def http_status(url: str, timeout: float = 2.0) -> int | None:
-    """Status code of a GET, or None when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except OSError:
-        return None
 
 
 class Compose:

@@ -9,15 +9,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from scoring.atomic import fsync_dir
 from service.bundle import CARD, FORMAT, MODEL, TOKENIZER, sha256_file
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def write_bundle(dest: Path, fill: Callable[[Path], dict], force: bool = False) -> Path:
@@ -56,6 +49,6 @@ def _swap_into_place(tmp: Path, dest: Path) -> None:
         old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
         os.rename(dest, old)
     os.rename(tmp, dest)
-    _fsync_dir(dest.parent)
+    fsync_dir(dest.parent)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)

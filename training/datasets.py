@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bz2
 import csv
-import hashlib
 import io
 import json
 import logging
@@ -20,6 +19,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from service.bundle import sha256_file
 from training.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -65,15 +65,6 @@ def cache_dir() -> Path:
     """Dataset cache folder: ``$SENTIMENT_DATA_DIR`` or ``~/.cache/sentiment/datasets``."""
     env = os.environ.get("SENTIMENT_DATA_DIR")
     return Path(env) if env else Path.home() / ".cache" / "sentiment" / "datasets"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch(name: str, download: bool = True) -> Path:
