@@ -100,7 +100,8 @@ def test_open_loop_overload_at_3x_capacity(overload_run):
     assert not failed, (failed, figures)
 
 
-@pytest.mark.xfail(strict=True, reason="under 3x open-loop overload the single worker's event loop "
+@pytest.mark.xfail(strict=False, reason="known load-dependent defect: "
+                   "under 3x open-loop overload the single worker's event loop "
                    "(shared by /livez and every rejected request) lags: /livez max 196-690 ms in 6 "
                    "of 7 runs here (99 ms once, on a quiet machine); needs a health path off that loop")
 def test_livez_within_100ms_under_overload(overload_run):

@@ -98,7 +98,8 @@ def test_timeout_gives_504_near_configured_value(tight_server):
     assert all(window[0] <= m <= window[1] for m in ms), (ms, window)
 
 
-@pytest.mark.xfail(strict=True, reason="BentoML's concurrency slots are not exact after timed-out "
+@pytest.mark.xfail(strict=False, reason="known load-dependent defect: "
+                   "BentoML's concurrency slots are not exact after timed-out "
                    "requests: seen a 4th request admitted while 3 slow ones held the slots (1 of 9 "
                    "extras not 429, 2 of 7 runs) and one of 3 requests refused on an idle server")
 def test_concurrency_cap_is_never_exceeded(tight_server):
@@ -143,7 +144,8 @@ def test_concurrency_cap_is_never_exceeded(tight_server):
     assert get_status(port, "/livez")[0] == 200
 
 
-@pytest.mark.xfail(strict=True, reason="a timed-out request's onnxruntime batch keeps running after "
+@pytest.mark.xfail(strict=False, reason="known load-dependent defect: "
+                   "a timed-out request's onnxruntime batch keeps running after "
                    "its 504 while its concurrency slot is already free (BentoML's TimeoutMiddleware "
                    "cancels the request, not the batched executor job): 8191-12288 texts scored vs "
                    "a bound of 6144 in 4 of 5 runs here (2051 once, when queued work was dropped)")
