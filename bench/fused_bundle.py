@@ -22,9 +22,17 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from bench.plain_bundle import PARITY_TOLERANCE, build_keras, cache_root, max_abs_diff, rnn_node
+from bench.plain_bundle import (
+    PARITY_TOLERANCE,
+    build_keras,
+    cache_root,
+    fill_derived,
+    max_abs_diff,
+    rnn_node,
+)
 from service.bundle import Bundle, load_bundle
 
+FUSED_HOW = "Keras rebuilt from the plain ONNX weights, fused export"
 log = logging.getLogger(__name__)
 
 
@@ -83,7 +91,8 @@ def fused_bundle(source: str | Path, texts: list[str], cache: Path | None = None
                             parts["kernel"], parts["bias"])
         fused = convert(model, fused=True)
         with tempfile.TemporaryDirectory() as tmp:
-            trial = write_bundle(Path(tmp) / "b", lambda d, f=fused: _fill(d, f, bundle))
+            trial = write_bundle(Path(tmp) / "b",
+                                 lambda d, f=fused: fill_derived(d, f, bundle, "fused", FUSED_HOW))
             if max_abs_diff(bundle.path, trial, texts) <= PARITY_TOLERANCE:
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copytree(trial, dest, dirs_exist_ok=True)
@@ -92,10 +101,3 @@ def fused_bundle(source: str | Path, texts: list[str], cache: Path | None = None
     raise RuntimeError(f"no fused re-export of {bundle.path} matches it to {PARITY_TOLERANCE}")
 
 
-def _fill(tmp: Path, proto: onnx.ModelProto, bundle: Bundle) -> dict:
-    onnx.save_model(proto, str(tmp / "model.onnx"))
-    shutil.copyfile(bundle.tokenizer_path, tmp / "tokenizer.json")
-    keep = {k: v for k, v in bundle.card.items() if k not in ("files", "version", "format")}
-    return {**keep, "name": f"{bundle.name}-fused",
-            "derived_from": {"bundle": str(bundle.path), "version": bundle.version,
-                             "how": "Keras rebuilt from the plain ONNX weights, fused export"}}

@@ -130,6 +130,15 @@ def max_abs_diff(a: Path, b: Path, texts: list[str]) -> float:
     return float(np.max(np.abs(Predictor(a).predict_proba(texts) - Predictor(b).predict_proba(texts))))
 
 
+def fill_derived(tmp: Path, proto: onnx.ModelProto, bundle: Bundle, suffix: str, how: str) -> dict:
+    """Write ``proto`` + the source bundle's tokenizer into ``tmp``; return the derived card."""
+    onnx.save_model(proto, str(tmp / "model.onnx"))
+    shutil.copyfile(bundle.tokenizer_path, tmp / "tokenizer.json")
+    keep = {k: v for k, v in bundle.card.items() if k not in ("files", "version", "format")}
+    return {**keep, "name": f"{bundle.name}-{suffix}",
+            "derived_from": {"bundle": str(bundle.path), "version": bundle.version, "how": how}}
+
+
 def plain_bundle(source: str | Path, texts: list[str], cache: Path | None = None) -> Path:
     """Path of a plain-tf2onnx bundle with ``source``'s weights (built once per source version)."""
     bundle: Bundle = load_bundle(source)
@@ -159,12 +168,5 @@ def _build(bundle: Bundle, proto: onnx.ModelProto, dest: Path) -> None:
         raise ValueError("a one-unit head needs exactly two labels")
     plain = convert(model, fused=False)
 
-    def fill(tmp: Path) -> dict:
-        onnx.save_model(plain, str(tmp / "model.onnx"))
-        shutil.copyfile(bundle.tokenizer_path, tmp / "tokenizer.json")
-        keep = {k: v for k, v in bundle.card.items() if k not in ("files", "version", "format")}
-        return {**keep, "name": f"{bundle.name}-plain",
-                "derived_from": {"bundle": str(bundle.path), "version": bundle.version,
-                                 "how": "Keras rebuilt from the ONNX weights, tf2onnx plain convert"}}
-
-    write_bundle(dest, fill, force=True)
+    how = "Keras rebuilt from the ONNX weights, tf2onnx plain convert"
+    write_bundle(dest, lambda tmp: fill_derived(tmp, plain, bundle, "plain", how), force=True)
