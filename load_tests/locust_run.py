@@ -65,17 +65,19 @@ class LocustSpec:
         return cmd + ["PredictUser"] + (["HealthUser"] if self.health else [])
 
 
-def _tree_cpu(pid: int | None) -> float:
-    """CPU seconds (user+system) of a process and all its live descendants; 0 if unknown."""
-    if pid is None:
-        return 0.0
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and all its live descendants (server + workers); [] if it is gone."""
     try:
         root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
+        return [root, *root.children(recursive=True)]
     except psutil.Error:
-        return 0.0
+        return []
+
+
+def _tree_cpu(pid: int | None) -> float:
+    """CPU seconds (user+system) of a process and all its live descendants; 0 if unknown."""
     total = 0.0
-    for proc in procs:
+    for proc in process_tree(pid) if pid is not None else []:
         try:
             t = proc.cpu_times()
             total += t.user + t.system

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import psutil
 
+from load_tests.locust_run import process_tree
+
 
 def group_rss_mb(pid: int) -> float:
     """Resident memory (MiB) of a process and all its descendants (server + workers)."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return 0.0
     total = 0
-    for p in procs:
+    for p in process_tree(pid):
         try:
             total += p.memory_info().rss
         except psutil.NoSuchProcess:
