@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
+    "batcher=bentoml": {"SENTIMENT_BATCHER": "bentoml"},
     "access log on": {"SENTIMENT_ACCESS_LOG": "true"},
     "workers=1, ort_threads=1": {"SENTIMENT_WORKERS": "1", "SENTIMENT_ORT_THREADS": "1"},
     "workers=1, ort_threads=2": {"SENTIMENT_WORKERS": "1", "SENTIMENT_ORT_THREADS": "2"},
@@ -36,6 +37,8 @@ CONFIGS: dict[str, dict[str, str]] = {
     "gc_freeze off": {"SENTIMENT_GC_FREEZE": "false"},
     "max_latency_ms=100": {"SENTIMENT_MAX_LATENCY_MS": "100"},
     "max_latency_ms=20": {"SENTIMENT_MAX_LATENCY_MS": "20"},
+    "max_latency_ms=500": {"SENTIMENT_MAX_LATENCY_MS": "500"},
+    "max_latency_ms=1000": {"SENTIMENT_MAX_LATENCY_MS": "1000"},
 }
 BASE_ENV = {"SENTIMENT_ACCESS_LOG": "false"}
 

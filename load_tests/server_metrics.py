@@ -90,11 +90,12 @@ def summarize(hist: Histogram, qs: tuple[float, ...] = (0.5, 0.95, 0.99)) -> dic
 
 
 def batch_mean(before_text: str | None, after_text: str | None) -> float:
-    """Mean adaptive batch size (texts per model call) between two scrapes; NaN if unknown."""
+    """Mean requests per batch between two scrapes (the in-process batcher's histogram or
+    BentoML's dispatcher's, whichever is in use); NaN if unknown."""
     def totals(text: str) -> tuple[float, float]:
         s = c = 0.0
         for family in text_string_to_metric_families(text):
-            if family.name.endswith("adaptive_batch_size"):
+            if family.name.endswith(("adaptive_batch_size", "sentiment_batch_requests")):
                 for sample in family.samples:
                     if sample.name.endswith("_sum"):
                         s += sample.value

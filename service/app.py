@@ -1,9 +1,10 @@
 """The BentoML service: ``bentoml serve service.app:SentimentService`` (or ``sentiment serve``).
 
-``POST /predict`` is one adaptive-batching API: each request contributes its list of texts, the
-dispatcher concatenates concurrent requests' texts into one onnxruntime call and hands every
-request back its own slice, in order. Request parsing and every client error live in the ASGI
-gate (service.middleware); this module loads, verifies and warms the model and scores batches.
+``POST /predict`` is one adaptive-batching API: each request contributes its list of texts,
+concurrent requests' texts are concatenated into one onnxruntime call and every request gets
+back its own slice, in order. Batches are formed by service.batcher (default) or by BentoML's
+dispatcher (``SENTIMENT_BATCHER=bentoml``). Request parsing and every client error live in the
+ASGI gate (service.middleware); this module loads, verifies and warms the model.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from service.batch import score_batch
+from service.batcher import Batcher, BatcherConfig, Rejected
 from service.bundle import BundleError
 from service.io import PredictInput, PredictOutput
-from service.metrics import install_gc_metrics, record_batch
+from service.metrics import install_gc_metrics, record_batch, record_batch_start, record_rejection
 from service.middleware import RequestGate
 from service.runtime import Predictor, RuntimeOptions
 from service.schema import Limits
@@ -62,6 +64,18 @@ def load_predictor_or_exit(settings: Settings, worker: bool) -> Predictor:
         if worker:  # a worker cannot raise SystemExit through BentoML's lifespan
             os._exit(EXIT_BAD_BUNDLE)
         raise SystemExit(EXIT_BAD_BUNDLE) from None
+
+
+def full_batch_cost(predictor: Predictor, size: int, rounds: int = 3) -> float:
+    """Seconds per text of a full batch of review-length texts (best of ``rounds``): the
+    batcher's first estimate of how fast its queue drains, refined by real batches."""
+    texts = [" ".join([WARMUP_TEXTS[0]] * 3)] * size  # ~21 tokens, like a short review
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        predictor.predict(texts, batch_size=size)
+        best = min(best, time.perf_counter() - start)
+    return best / size
 
 
 def late_freeze() -> None:
@@ -113,6 +127,11 @@ class SentimentService:
         self.summary = model_summary(self.predictor, SETTINGS)
         PredictOutput.bind(self.predictor.bundle.name, self.predictor.bundle.version)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")
+        self.batcher = Batcher(self._score, BatcherConfig(
+            max_batch_texts=SETTINGS.max_batch_size, max_wait_s=SETTINGS.max_latency_ms / 1000,
+            timeout_s=SETTINGS.timeout_s, max_in_flight=SETTINGS.worker_concurrency(),
+            cost_per_text_s=full_batch_cost(self.predictor, SETTINGS.max_batch_size)),
+            on_batch=record_batch_start)
         self.batches = 0
         if SETTINGS.gc_freeze:  # after imports and warm-up: keep start-up objects out of GC
             gc.collect()
@@ -132,13 +151,23 @@ class SentimentService:
             late_freeze()
         return results
 
-    @bentoml.api(route="/predict", batchable=True, max_batch_size=SETTINGS.max_batch_size,
-                 max_latency_ms=SETTINGS.max_latency_ms, input_spec=PredictInput,
-                 output_spec=PredictOutput)
-    async def predict(self, texts: list[str]) -> list[dict]:
-        """Score texts: {"texts": [...]} or {"text": "..."} -> one result per text, in order."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self._score, texts)
+    if SETTINGS.batcher == "bentoml":
+        @bentoml.api(route="/predict", batchable=True, max_batch_size=SETTINGS.max_batch_size,
+                     max_latency_ms=SETTINGS.max_latency_ms, input_spec=PredictInput,
+                     output_spec=PredictOutput)
+        async def predict(self, texts: list[str]) -> list[dict]:
+            """Score texts: {"texts": [...]} or {"text": "..."} -> one result per text."""
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(self.executor, self._score, texts)
+    else:
+        @bentoml.api(route="/predict", input_spec=PredictInput, output_spec=PredictOutput)
+        async def predict(self, texts: list[str]) -> list[dict] | Rejected:
+            """Score texts: {"texts": [...]} or {"text": "..."} -> one result per text."""
+            try:
+                return await self.batcher.submit(texts)
+            except Rejected as exc:  # 429 / 503 / 504: rendered by PredictOutput
+                record_rejection(exc.status)
+                return exc
 
 
 SentimentService.mount_asgi_app(extra_routes, path="/")

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from service.batch import ERROR_KEY
+from service.batcher import Rejected
 from service.middleware import TEXTS_KEY
 from service.schema import Limits, parse_body
 
@@ -71,6 +72,11 @@ class PredictOutput(IODescriptor):
     @classmethod
     async def to_http_response(cls, obj: Any, serde: Any) -> Response:
         """Wrap one request's results (a list of dicts) in the response object."""
+        if isinstance(obj, Rejected):  # the batcher's 429 / 503 / 504
+            headers = {"Retry-After": str(obj.retry_after)} if obj.retry_after else None
+            return Response(json.dumps({"error": obj.message, "status": obj.status}),
+                            status_code=obj.status, media_type="application/json",
+                            headers=headers)
         failed = [i for i, res in enumerate(obj) if ERROR_KEY in res]
         if failed:  # isolated by service.batch: only this request fails, and says where
             body = {"error": "internal error while scoring", "failed": failed,

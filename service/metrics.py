@@ -36,6 +36,16 @@ def _metrics() -> dict[str, Any]:
             name="sentiment_gc_pause_seconds", documentation="garbage-collection pauses of "
             "the worker, by generation (stalls every in-flight request)",
             labelnames=["generation"], buckets=SECONDS_BUCKETS),
+        "rejected": bentoml.metrics.Counter(
+            name="sentiment_rejected_total", documentation="/predict requests the batcher "
+            "refused or gave up on, by status (429 cap, 503 shed, 504 timeout)",
+            labelnames=["status"]),
+        "requests": bentoml.metrics.Histogram(
+            name="sentiment_batch_requests", documentation="requests per batch formed by the "
+            "in-process batcher", buckets=(1, 2, 4, 8, 16, 32, 64, 128)),
+        "queue": bentoml.metrics.Histogram(
+            name="sentiment_queue_wait_seconds", documentation="seconds the oldest request of "
+            "a batch waited in the batcher's queue", buckets=SECONDS_BUCKETS),
         "batch": bentoml.metrics.Histogram(
             name="sentiment_batch_texts",
             documentation="texts per onnxruntime batch", buckets=(1, 2, 4, 8, 16, 32, 64, 128,
@@ -53,6 +63,18 @@ def record_batch(texts: list[str], labels: list[str], seconds: float) -> None:
     m["inference"].observe(seconds)
     m["batch"].observe(len(texts))
     flush_gc_pauses()
+
+
+def record_batch_start(requests: int, waited_s: float) -> None:
+    """Record a batch the in-process batcher formed: its requests and the oldest one's wait."""
+    m = _metrics()
+    m["requests"].observe(requests)
+    m["queue"].observe(waited_s)
+
+
+def record_rejection(status: int) -> None:
+    """Count one request answered 429, 503 or 504 by the batcher."""
+    _metrics()["rejected"].labels(status=str(status)).inc()
 
 
 _GC_PAUSES: deque[tuple[int, float]] = deque(maxlen=10_000)

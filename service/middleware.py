@@ -136,13 +136,15 @@ OVERLOADED = {"error": "server overloaded: the adaptive-batching queue would pas
 
 
 def explain_overload(send: Send) -> Send:
-    """Replace BentoML's generic 503 body ("unexpected error") with what happened."""
+    """Replace the generic 503 body of BentoML's dispatcher ("unexpected error") with what
+    happened."""
     state = {"overloaded": False}
 
     async def _send(message: Message) -> None:
-        if message["type"] == "http.response.start" and message["status"] == 503:
-            state["overloaded"] = True
-            return
+        if message["type"] == "http.response.start" and message["status"] == 503 and not any(
+                k.lower() == b"retry-after" for k, _ in message.get("headers", ())):
+            state["overloaded"] = True  # BentoML's dispatcher shed it (service.batcher's
+            return                      # 503s say why and carry Retry-After already)
         if state["overloaded"] and message["type"] == "http.response.body":
             if not message.get("more_body", False):
                 await send_json(send, 503, OVERLOADED, [(b"retry-after", b"1")])

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+BACKSTOP_S = 2.0  # BentoML's own request timeout sits this far behind the batcher's
 
 
 def default_workers() -> int:
@@ -38,14 +40,19 @@ class Settings(BaseSettings):
                          "session and batcher (default: usable CPU cores, at most 4)")
     ort_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per "
                              "worker; keep workers x ort_threads <= cores")
+    batcher: Literal["inline", "bentoml"] = Field("inline", description="who forms batches: "
+                                                  "'inline' (service.batcher: a batch starts as "
+                                                  "soon as the model is free, with every request "
+                                                  "queued meanwhile; admission control holds a "
+                                                  "slot until the work ends) or 'bentoml' "
+                                                  "(BentoML's adaptive-batching dispatcher)")
     max_batch_size: int = Field(32, ge=2, le=4096, description="adaptive batching: most texts "
                                 "scored in one onnxruntime call (CPU per text stops falling "
                                 "at ~32 for the shipped model)")
-    max_latency_ms: int = Field(100, ge=10, le=600_000, description="adaptive batching: caps "
-                                "how long the batcher holds a batch open, and a request whose "
-                                "estimated wait passes it is shed with 503 (keep it below "
-                                "timeout_s). 100 ms measured 10x lower p50 than 5000 ms at half "
-                                "capacity (README, settings sweep)")
+    max_latency_ms: int = Field(100, ge=10, le=600_000, description="load shedding: a request "
+                                "whose estimated queueing wait passes it is answered 503 at once "
+                                "(keep it below timeout_s); with batcher=bentoml it also caps how "
+                                "long a batch is held open (README, settings sweep)")
     max_texts: int = Field(64, ge=1, description="most texts in one request (413 beyond)")
     max_chars: int = Field(5000, ge=1, description="most characters in one text (413 beyond)")
     max_body_bytes: int = Field(1_000_000, ge=64, description="most request body bytes, "
@@ -59,7 +66,9 @@ class Settings(BaseSettings):
                             "collections skip the ~100k start-up objects (shorter stalls)")
     timeout_s: float = Field(30.0, gt=0, description="per-request timeout (504 beyond)")
     max_concurrency: int | None = Field(None, ge=1, description="in-flight requests per "
-                                        "server before 429 (default: unlimited)")
+                                        "server before 429, split evenly across workers; a "
+                                        "timed-out request counts until its work has stopped "
+                                        "(default: unlimited)")
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -71,11 +80,20 @@ class Settings(BaseSettings):
         """The API key as bytes for a constant-time compare, or None when auth is off."""
         return None if self.api_key is None else self.api_key.get_secret_value().encode()
 
+    def worker_concurrency(self) -> int | None:
+        """This worker's share of max_concurrency (rounded up, as BentoML splits it)."""
+        if self.max_concurrency is None:
+            return None
+        return -(-self.max_concurrency // self.workers)
+
     def service_config(self) -> dict:
         """The ``@bentoml.service`` config these settings imply."""
-        traffic: dict = {"timeout": self.timeout_s}
-        if self.max_concurrency:
-            traffic["max_concurrency"] = self.max_concurrency
+        if self.batcher == "inline":  # service.batcher enforces both; BentoML's is a backstop
+            traffic: dict = {"timeout": self.timeout_s + BACKSTOP_S}
+        else:
+            traffic = {"timeout": self.timeout_s}
+            if self.max_concurrency:
+                traffic["max_concurrency"] = self.max_concurrency
         cfg = {
             "name": "sentiment",
             "workers": self.workers,

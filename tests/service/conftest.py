@@ -34,7 +34,7 @@ def servers() -> Iterator[dict[str, ServiceProcess]]:
         "plain": ServiceProcess({**SMALL_LIMITS, "SENTIMENT_MAX_BATCH_SIZE": "32",
                                   # no load-shedding 503s on a busy CI machine
                                   "SENTIMENT_MAX_LATENCY_MS": "60000"}),
-        "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY},
+        "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY, "SENTIMENT_MAX_LATENCY_MS": "20"},
                                command=sentiment_serve_command()),
     }
     try:

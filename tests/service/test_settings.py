@@ -5,7 +5,7 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from service.settings import DEFAULT_MODEL_DIR, Settings
+from service.settings import BACKSTOP_S, DEFAULT_MODEL_DIR, Settings
 
 
 def test_defaults_are_documented_and_serve_the_shipped_bundle(monkeypatch):
@@ -28,9 +28,22 @@ def test_env_prefix_and_service_config(monkeypatch):
     monkeypatch.setenv("SENTIMENT_API_KEY", "k1")
     s = Settings()
     cfg = s.service_config()
-    assert cfg["workers"] == 2 and cfg["traffic"]["max_concurrency"] == 50
+    # the in-process batcher enforces the cap (25 per worker) and the timeout itself;
+    # BentoML keeps a later timeout as a backstop and no cap of its own
+    assert cfg["workers"] == 2 and "max_concurrency" not in cfg["traffic"]
+    assert s.worker_concurrency() == 25
+    assert cfg["traffic"]["timeout"] == s.timeout_s + BACKSTOP_S
     assert cfg["logging"]["access"]["enabled"] is False
     assert s.api_key_bytes() == b"k1" and "k1" not in repr(s)
+
+
+def test_bentoml_batcher_gets_bentoml_traffic_limits(monkeypatch):
+    monkeypatch.setenv("SENTIMENT_BATCHER", "bentoml")
+    monkeypatch.setenv("SENTIMENT_WORKERS", "3")
+    monkeypatch.setenv("SENTIMENT_MAX_CONCURRENCY", "10")
+    s = Settings()
+    assert s.service_config()["traffic"] == {"timeout": s.timeout_s, "max_concurrency": 10}
+    assert s.worker_concurrency() == 4
 
 
 def test_blank_api_key_means_auth_off(monkeypatch):

@@ -1,0 +1,162 @@
+"""service.batcher: batching, admission control, timeouts and dropped work, without a server.
+
+The scoring function is a real function that records its calls and can be held on an event,
+so the tests decide exactly when a batch is "running".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from service.batcher import Batcher, BatcherConfig, Rejected
+
+
+class Scorer:
+    """Scores text -> {"text": text}; records every call; blocks while ``gate`` is clear."""
+
+    def __init__(self, delay_s: float = 0.0) -> None:
+        self.calls: list[list[str]] = []
+        self.gate = threading.Event()
+        self.gate.set()
+        self.delay_s = delay_s
+
+    def __call__(self, texts: list[str]) -> list[dict]:
+        self.calls.append(list(texts))
+        self.gate.wait(10)
+        time.sleep(self.delay_s)
+        return [{"text": t} for t in texts]
+
+    @property
+    def scored(self) -> int:
+        return sum(len(c) for c in self.calls)
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 20))
+
+
+def test_idle_request_runs_at_once_alone():
+    scorer = Scorer()
+    batcher = Batcher(scorer, BatcherConfig())
+
+    async def go():
+        start = time.perf_counter()
+        out = await batcher.submit(["a", "b"])
+        return out, time.perf_counter() - start
+
+    out, seconds = run(go())
+    assert out == [{"text": "a"}, {"text": "b"}]
+    assert scorer.calls == [["a", "b"]]
+    assert seconds < 0.5  # no batching wait on an idle server
+    assert batcher.in_flight == 0
+
+
+def test_requests_queued_while_busy_share_one_batch_in_order():
+    scorer = Scorer()
+    batcher = Batcher(scorer, BatcherConfig(max_batch_texts=8))
+
+    async def go():
+        scorer.gate.clear()
+        first = asyncio.create_task(batcher.submit(["first"]))
+        await asyncio.sleep(0.05)  # "first" is running and blocked
+        rest = [asyncio.create_task(batcher.submit([f"r{i}a", f"r{i}b"])) for i in range(5)]
+        await asyncio.sleep(0.05)
+        scorer.gate.set()
+        return await first, await asyncio.gather(*rest)
+
+    first, rest = run(go())
+    assert first == [{"text": "first"}]
+    assert rest == [[{"text": f"r{i}a"}, {"text": f"r{i}b"}] for i in range(5)]
+    # 10 queued texts, batches of at most 8 whole requests: 8 then 2
+    assert scorer.calls[1:] == [["r0a", "r0b", "r1a", "r1b", "r2a", "r2b", "r3a", "r3b"],
+                                ["r4a", "r4b"]]
+
+
+def test_cap_gives_429_and_timed_out_running_work_keeps_its_slot():
+    scorer = Scorer()
+    batcher = Batcher(scorer, BatcherConfig(timeout_s=0.2, max_in_flight=2))
+
+    async def go():
+        scorer.gate.clear()
+        slow = [asyncio.create_task(batcher.submit(["s0"]))]
+        await asyncio.sleep(0.05)  # s0 is running (blocked); s1 queues behind it
+        slow.append(asyncio.create_task(batcher.submit(["s1"])))
+        await asyncio.sleep(0.01)
+        with pytest.raises(Rejected) as full:
+            await batcher.submit(["extra"])
+        results = await asyncio.gather(*slow, return_exceptions=True)
+        # both timed out: s0 is still running, s1 was queued and is dropped
+        assert batcher.in_flight == 1
+        with pytest.raises(Rejected):  # s0's slot is held until its work ends
+            await asyncio.gather(*(batcher.submit(["more"]) for _ in range(2)))
+        scorer.gate.set()
+        await asyncio.sleep(0.1)
+        after = await batcher.submit(["after"])
+        return full.value, results, after
+
+    full, results, after = run(go())
+    assert full.status == 429
+    assert [r.status for r in results] == [504, 504]
+    assert after == [{"text": "after"}]
+    scored = [t for call in scorer.calls for t in call]
+    assert "s1" not in scored and "extra" not in scored  # dropped and refused work never ran
+    assert batcher.in_flight == 0
+
+
+def test_oversized_request_is_chunked_and_stops_after_timeout():
+    scorer = Scorer(delay_s=0.05)
+    batcher = Batcher(scorer, BatcherConfig(max_batch_texts=10, timeout_s=0.12))
+
+    async def go():
+        with pytest.raises(Rejected) as late:
+            await batcher.submit([str(i) for i in range(200)])
+        await asyncio.sleep(0.3)
+        return late.value
+
+    late = run(go())
+    assert late.status == 504
+    assert all(len(c) <= 10 for c in scorer.calls)
+    assert scorer.scored < 100  # stopped early: 20 chunks would take 1 s
+    assert batcher.in_flight == 0
+
+
+def test_sheds_with_503_while_the_queue_is_not_draining():
+    scorer = Scorer()
+    batcher = Batcher(scorer, BatcherConfig(max_wait_s=0.05))
+
+    async def go():
+        scorer.gate.clear()
+        running = asyncio.create_task(batcher.submit(["running"]))
+        await asyncio.sleep(0.02)
+        queued = asyncio.create_task(batcher.submit(["queued"]))
+        await asyncio.sleep(0.1)  # "queued" has now waited > max_wait_s
+        start = time.perf_counter()
+        with pytest.raises(Rejected) as shed:
+            await batcher.submit(["shed"])
+        quick = time.perf_counter() - start
+        scorer.gate.set()
+        return shed.value, quick, await running, await queued
+
+    shed, quick, running, queued = run(go())
+    assert shed.status == 503 and shed.retry_after == 1
+    assert quick < 0.05
+    assert (running, queued) == ([{"text": "running"}], [{"text": "queued"}])
+
+
+def test_scoring_error_reaches_every_request_of_the_batch():
+    def broken(texts: list[str]) -> list[dict]:
+        raise RuntimeError("boom")
+
+    batcher = Batcher(broken, BatcherConfig())
+
+    async def go():
+        return await asyncio.gather(batcher.submit(["a"]), batcher.submit(["b"]),
+                                    return_exceptions=True)
+
+    results = run(go())
+    assert all(isinstance(r, RuntimeError) for r in results)
+    assert batcher.in_flight == 0
