@@ -1,11 +1,13 @@
 """The local engine: stream parts through tokenization and onnxruntime, publish each part.
 
-A reader thread reads, validates and tokenizes window after window (tokenizers and onnxruntime
-both release the GIL) a few windows ahead of the main thread, which runs inference, so
-tokenization and I/O overlap with the model on a second core. Within a part, valid rows are
-scored in windows of ``window`` rows; ``Predictor.predict_seqs`` sorts each window by token length
-into micro-batches and restores the input order. Part and window boundaries depend only on the
-input and the options, so every run (a resumed one, or the Ray engine) forms the same batches.
+Three threads. A reader thread reads, validates, tokenizes and pads window after window (a few
+windows ahead), so the main thread does nothing but ``session.run`` on ready-made batches; a
+writer thread formats finished parts and publishes them. Tokenizers, onnxruntime and file I/O
+release the GIL, so the model keeps one core while the rest runs on the other. Within a part,
+valid rows are scored in windows of ``window`` rows, each cut into the micro-batches of
+``Predictor.predict_seqs`` (sorted by token length, padded to the longest, input order restored).
+Part and window boundaries depend only on the input and the options, so every run (a resumed one,
+or the Ray engine) forms the same batches and writes the same bytes.
 """
 
 from __future__ import annotations
@@ -21,8 +23,10 @@ from typing import Any
 
 import numpy as np
 
+from scoring.encoding import FastEncoder
 from scoring.rows import Row
 from scoring.writers import OutputFormat, write_rejected
+from service.runtime import PAD_ID
 
 _DONE = object()
 
@@ -94,49 +98,109 @@ def publish_part(ctx: Any, part: Part, results: list[dict]) -> None:
     ctx.progress.update(len(part.rows), ctx.reader.bytes_read())
 
 
+Batch = tuple[np.ndarray, np.ndarray]  # (row positions within the window, padded ids)
+
+
+def plan_batches(seqs: list[list[int]], batch_size: int, max_len: int, dtype: Any) -> list[Batch]:
+    """``Predictor.predict_seqs``'s micro-batches, padded ahead of time in the model's dtype.
+
+    Same stable sort by length, same chunks, same right-padding with ``PAD_ID`` to the longest
+    member (at least 1, at most ``max_len``), so the model sees the very same matrices; the ids are
+    written in one vectorized step instead of a Python loop per row, straight into ``dtype``.
+    """
+    lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    order = np.argsort(lens, kind="stable")
+    out: list[Batch] = []
+    for k in range(0, len(seqs), batch_size):
+        idx = order[k:k + batch_size]
+        width = int(min(max_len, max(1, lens[idx].max())))
+        kept = np.minimum(lens[idx], width)
+        ids = np.full((len(idx), width), PAD_ID, dtype=dtype)
+        flat = itertools.chain.from_iterable(seqs[i][:width] for i in idx.tolist())
+        ids[np.arange(width) < kept[:, None]] = np.fromiter(flat, dtype=dtype, count=kept.sum())
+        out.append((idx, ids))
+    return out
+
+
 @dataclass
 class Window:
-    """A tokenized window of one part; ``last`` marks the part's final window."""
+    """Valid rows ``[start, start + n)`` of a part, tokenized and cut into padded batches."""
 
     part: Part
     start: int
-    seqs: list[list[int]]
-    last: bool
+    n: int
+    batches: list[Batch]
+    last: bool  # the part's final window (possibly empty): publish the part after it
 
 
-def tokenized_windows(parts: Iterable[Part], encode: Callable, window: int,
-                      classes: int) -> Iterator[Window]:
-    """Tokenize part by part, window by window (fine-grained, so inference starts early)."""
-    for part in parts:
-        part.probs = np.empty((len(part.valid), classes), dtype=np.float32)
-        spans = windows(len(part.valid), window) or [(0, 0)]
-        for i, (start, stop) in enumerate(spans):
-            seqs = encode([r.text for r in part.valid[start:stop]]) if stop > start else []
-            yield Window(part, start, seqs, i == len(spans) - 1)
+def part_windows(rows: Iterable[Row], part_rows: int, skip: int,
+                 window: int) -> Iterator[tuple[Part, int, int, bool]]:
+    """(part, start, n, last) per window, as soon as its rows are read.
+
+    The same parts as ``iter_parts`` and the same windows as ``windows(len(part.valid), window)``
+    (a part whose valid rows fill its windows exactly gets one more, empty, last window), but the
+    first window is ready after ``window`` valid rows instead of a whole part.
+    """
+    it = iter(rows)
+    for _ in itertools.islice(it, skip):
+        pass
+    while True:
+        part, start = Part([]), 0
+        for row in itertools.islice(it, part_rows):
+            part.rows.append(row)
+            if row.reason is None:
+                part.valid.append(row)
+                if len(part.valid) - start == window:
+                    yield part, start, window, False
+                    start += window
+        if not part.rows:
+            return
+        yield part, start, len(part.valid) - start, True
+
+
+def prepared_windows(ctx: Any, encode: Callable[[list[str]], list[list[int]]]) -> Iterator[Window]:
+    """Every remaining window of the job, tokenized and padded (runs in the reader thread)."""
+    opts, predictor = ctx.options, ctx.predictor
+    spans = part_windows(ctx.reader.rows(), opts.part_rows, ctx.skip_rows, opts.window)
+    for part, start, n, last in spans:
+        seqs = encode([r.text for r in part.valid[start:start + n]]) if n else []
+        batches = plan_batches(seqs, opts.batch_size, predictor.max_tokens, predictor.input_dtype)
+        yield Window(part, start, n, batches, last)
 
 
 def run_local(ctx: Any) -> None:
     """Score every remaining part of ``ctx.reader`` with one Predictor in this process.
 
-    Three threads: the reader tokenizes ahead, this thread only runs inference, and a writer
-    thread turns finished parts into results and publishes them (in order: one worker, FIFO).
+    The reader thread prepares batches ahead, this thread only runs inference, and a writer
+    thread publishes finished parts (in order: one worker, FIFO).
     """
-    predictor, opts = ctx.predictor, ctx.options
-    parts = iter_parts(ctx.reader.rows(), opts.part_rows, ctx.skip_rows)
-    work = tokenized_windows(parts, predictor.encode, opts.window, len(predictor.labels))
+    predictor = ctx.predictor
+    classes = len(predictor.labels)
+    work = prepared_windows(ctx, FastEncoder(predictor).encode)
     pending: deque[Future] = deque()
-
-    def write(part: Part) -> None:
-        publish_part(ctx, part, predictor.to_results(part.probs))
+    chunks: list[np.ndarray] = []
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring-writer") as writer:
         for win in prefetch(work, depth=4):
-            if win.seqs:
-                probs = predictor.predict_seqs(win.seqs, opts.batch_size)
-                win.part.probs[win.start:win.start + len(probs)] = probs
+            probs = np.empty((win.n, classes), dtype=np.float32)
+            for idx, ids in win.batches:
+                probs[idx] = predictor.predict_ids(ids)
+            chunks.append(probs)
             if win.last:
-                pending.append(writer.submit(write, win.part))
+                pending.append(writer.submit(write_part, ctx, win.part, chunks, classes))
+                chunks = []
             while pending and (pending[0].done() or len(pending) > 2):
                 pending.popleft().result()  # re-raise a failed write here, at once
         while pending:
             pending.popleft().result()
+
+
+def write_part(ctx: Any, part: Part, chunks: list[np.ndarray], classes: int) -> None:
+    """Join a part's window probabilities and publish it (runs in the writer thread)."""
+    part.probs = np.concatenate(chunks) if chunks else np.empty((0, classes), dtype=np.float32)
+    ids = [r.rid for r in part.valid]
+    rejected = [r for r in part.rows if r.reason is not None]
+    fmt: OutputFormat = ctx.out_format
+    ctx.workdir.publish(len(part.rows), len(ids), lambda fh: fmt.write_probs(ids, part.probs, fh),
+                        lambda fh: write_rejected(rejected, fh), ctx.part_suffix)
+    ctx.progress.update(len(part.rows), ctx.reader.bytes_read())

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import numpy as np
+
 from scoring.rows import Row
 
 Scored = tuple[Any, dict]  # (id, {"label", "score", "scores"}) as from Predictor.to_results
@@ -48,6 +50,27 @@ class OutputFormat:
                             ensure_ascii=False) + "\n" for rid, res in rows)
         fh.write("".join(lines).encode("utf-8"))
 
+    def write_probs(self, ids: list, probs: np.ndarray, fh: BinaryIO) -> None:
+        """``write_part`` for ``Predictor.to_results(probs)``, same bytes, without a dict per row.
+
+        The label is the first arg-max (as in ``to_results``) and every score is the float32 value
+        as a Python float, so the text is exactly what ``write_part`` writes.
+        """
+        best = np.argmax(probs, axis=1).tolist()
+        labels, version = self.labels, self.version
+        rows = zip(ids, best, probs.tolist(), strict=True)
+        if self.fmt == "csv":
+            buf = io.StringIO()
+            csv.writer(buf, lineterminator="\n").writerows(
+                [rid, labels[b], row[b], *row, version] for rid, b, row in rows)
+            fh.write(buf.getvalue().encode("utf-8"))
+            return
+        lines = (json.dumps({"id": rid, "label": labels[b], "score": row[b],
+                             "scores": dict(zip(labels, row, strict=True)),
+                             "model_version": version}, ensure_ascii=False) + "\n"
+                 for rid, b, row in rows)
+        fh.write("".join(lines).encode("utf-8"))
+
     def assemble(self, parts: Iterable[Path], fh: BinaryIO) -> None:
         """Header (CSV only) followed by every part, byte for byte."""
         if self.fmt == "csv":
@@ -77,6 +100,19 @@ class ParquetFormat(OutputFormat):
         flat = [self._flat(rid if self.numeric_ids else str(rid), res) for rid, res in rows]
         cols = list(zip(*flat, strict=True)) if flat else [[] for _ in self.columns]
         pq.write_table(pa.table([list(c) for c in cols], schema=self._schema()), fh)
+
+    def write_probs(self, ids: list, probs: np.ndarray, fh: BinaryIO) -> None:
+        """``write_part`` for ``Predictor.to_results(probs)``, built column by column."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        best = np.argmax(probs, axis=1)
+        labels = np.array(self.labels, dtype=object)
+        cols = [ids if self.numeric_ids else [str(i) for i in ids], labels[best].tolist(),
+                probs[np.arange(len(probs)), best].astype(np.float64)]
+        cols += [probs[:, j].astype(np.float64) for j in range(len(self.labels))]
+        cols.append([self.version] * len(probs))
+        pq.write_table(pa.table(cols, schema=self._schema()), fh)
 
     def assemble(self, parts: Iterable[Path], fh: BinaryIO) -> None:
         import pyarrow.parquet as pq

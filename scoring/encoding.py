@@ -1,0 +1,93 @@
+"""Tokenization for the batch job: the bundle's tokenizer.json, with an exact fast path for ASCII.
+
+Profiling the local engine showed the HF tokenizer at ~60 µs per review (a Unicode normalizer
+chain and a regex pre-tokenizer that track character offsets), more than half of all non-model
+CPU time. For the shipped kind of tokenizer (Unicode normalizers + Lowercase, Whitespace + Digits
+pre-tokenizers, WordLevel model) an ASCII text needs none of the Unicode work: the normalizers
+reduce to ``str.lower`` and the pre-tokenizers to one regex, so ``re.findall`` plus a dict lookup
+gives the same ids ~4x faster. Everything else (non-ASCII texts, texts holding an added token such
+as ``[UNK]``, any other tokenizer configuration) goes through the HF tokenizer unchanged.
+``FastEncoder`` checks the configuration and probes itself against HF at start; on any mismatch it
+switches the fast path off, so its ids always equal ``Predictor.encode``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import string
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+_UNICODE_NORMALIZERS = {"NFC", "NFD", "NFKC", "NFKD", "StripAccents", "Lowercase"}
+# HF Whitespace (\w+|[^\w\s]+) then Digits (runs of digits isolated), restricted to ASCII.
+# Oniguruma's \s in ASCII is \t\n\v\f\r and space (not \x1c-\x1f, unlike Python's \s).
+_ASCII_WORDS = re.compile(r"[0-9]+|[A-Za-z_]+|[^0-9A-Za-z_\t\n\x0b\x0c\r ]+")
+_PROBES = [f"Ab{c}9z {c}{c}x1_{c}" for c in map(chr, range(128))] + [
+    string.printable, "A1b22C333_d", "  tabs\tand\nnewlines\r\n", "[UNK] [PAD] x", "", "x " * 80]
+
+
+def _fast_config(cfg: dict) -> tuple[dict[str, int], int, int | None, list[str]] | None:
+    """(vocab, unk id, truncation length, lowered added tokens) if the fast path applies."""
+    norm, pre, model = cfg.get("normalizer"), cfg.get("pre_tokenizer"), cfg.get("model") or {}
+    norms = norm.get("normalizers", []) if norm and norm.get("type") == "Sequence" else [norm]
+    if not all(n and n.get("type") in _UNICODE_NORMALIZERS for n in norms):
+        return None
+    if not any(n["type"] == "Lowercase" for n in norms):
+        return None
+    if pre != {"type": "Sequence", "pretokenizers": [
+            {"type": "Whitespace"}, {"type": "Digits", "individual_digits": False}]}:
+        return None
+    if model.get("type") != "WordLevel" or cfg.get("post_processor") is not None:
+        return None
+    vocab, unk = model.get("vocab", {}), model.get("unk_token")
+    trunc = cfg.get("truncation")
+    if unk not in vocab or (trunc and (trunc.get("direction") != "Right" or trunc.get("stride"))):
+        return None
+    added = [t["content"].lower() for t in cfg.get("added_tokens", [])]
+    return vocab, vocab[unk], trunc["max_length"] if trunc else None, added
+
+
+class FastEncoder:
+    """``encode(texts)`` with exactly ``Predictor.encode``'s ids, faster on ASCII texts."""
+
+    def __init__(self, predictor: Any, tokenizer_path: Path | None = None) -> None:
+        self.predictor = predictor
+        path = tokenizer_path or predictor.bundle.tokenizer_path
+        fast = _fast_config(json.loads(Path(path).read_text(encoding="utf-8")))
+        self.enabled = fast is not None
+        if fast is not None:
+            self._vocab, self._unk, trunc, self._added = fast
+            self._limit = min(predictor.max_tokens, trunc or predictor.max_tokens)
+            fast_ids = self._fast(_PROBES)
+            pairs = [(f, predictor.encode([p])[0]) for f, p in zip(fast_ids, _PROBES, strict=True)]
+            if any(f is not None and f != ref for f, ref in pairs):
+                log.warning("fast ASCII tokenization disagrees with tokenizer.json; disabled")
+                self.enabled = False
+
+    def _fast(self, texts: list[str]) -> list[list[int] | None]:
+        """Ids per text, None where the fast path does not apply (non-ASCII, added token)."""
+        get, unk, limit, added = self._vocab.get, self._unk, self._limit, self._added
+        findall = _ASCII_WORDS.findall
+        out: list[list[int] | None] = []
+        for text in texts:
+            low = text.lower()
+            if not text.isascii() or any(a in low for a in added):
+                out.append(None)
+            else:
+                out.append([get(w, unk) for w in findall(low)][:limit])
+        return out
+
+    def encode(self, texts: list[str]) -> list[list[int]]:
+        """Token ids per text, truncated to ``max_tokens``, as ``Predictor.encode`` returns."""
+        if not self.enabled:
+            return self.predictor.encode(texts)
+        ids = self._fast(texts)
+        rest = [i for i, x in enumerate(ids) if x is None]
+        if rest:
+            for i, seq in zip(rest, self.predictor.encode([texts[i] for i in rest]), strict=True):
+                ids[i] = seq
+        return ids  # type: ignore[return-value]  # every None was filled

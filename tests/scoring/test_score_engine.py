@@ -1,0 +1,159 @@
+"""The local engine's fast paths give exactly what the plain Predictor path gives.
+
+Fast ASCII tokenization vs tokenizer.json, pre-padded batches vs ``Predictor.predict_seqs``,
+windows read ahead vs ``iter_parts`` + ``windows``, ``write_probs`` vs ``write_part``, and the
+whole pipelined job vs a sequential reference built from the plain Predictor calls.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+import shutil
+import string
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scoring_testlib import make_texts, write_text_csv
+
+from scoring.encoding import FastEncoder
+from scoring.engine import iter_parts, part_windows, plan_batches, windows
+from scoring.job import ScoreConfig, run_job
+from scoring.rows import Row
+from scoring.writers import output_format
+from service.runtime import pad_batch
+
+ASCII = [chr(i) for i in range(128)]
+
+
+def awkward_texts(n: int = 3000, seed: int = 1) -> list[str]:
+    """Random ASCII (control chars, digits, punctuation), non-ASCII and added-token texts."""
+    rng = random.Random(seed)
+    pool = ASCII + list(string.ascii_letters + string.digits) * 3 + ["é", "ß", "İ", "①", "ﬁ", "\u3000"]
+    texts = ["".join(rng.choices(pool, k=rng.randint(0, 60))) for _ in range(n)]
+    words = string.ascii_letters + " 0123456789_-'"
+    texts += ["".join(rng.choices(words, k=rng.randint(100, 600))) for _ in range(50)]  # truncated
+    return texts + ["[UNK] and [PAD]", "[unk]", "[PAD]", "a[PAD]b", "Naïve CAFÉ", "x\x1cy\x1fz"]
+
+
+def test_fast_encoder_equals_tokenizer_json(predictor) -> None:
+    enc = FastEncoder(predictor)
+    assert enc.enabled  # the shipped tokenizer qualifies for the fast path
+    pairs = [a + b for a in ASCII for b in ASCII]  # every ASCII character next to every other
+    for texts in (pairs, awkward_texts(), make_texts(500)):
+        assert enc.encode(texts) == predictor.encode(texts)
+    assert max(map(len, enc.encode(awkward_texts()))) == predictor.max_tokens
+
+
+def test_fast_encoder_off_for_other_tokenizers(predictor, tmp_path: Path) -> None:
+    cfg = json.loads(predictor.bundle.tokenizer_path.read_text(encoding="utf-8"))
+    cfg["pre_tokenizer"] = {"type": "Whitespace"}  # digits no longer split: not the fast path
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(cfg), encoding="utf-8")
+    enc = FastEncoder(predictor, path)
+    assert not enc.enabled
+    texts = ["abc123 def", "plain words"]
+    assert enc.encode(texts) == predictor.encode(texts)
+
+
+def test_plan_batches_are_predict_seqs_batches(predictor) -> None:
+    seqs = predictor.encode(make_texts(333, seed=2) + ["", "x"])
+    seqs[5] = []  # an empty sequence pads to width 1, as in pad_batch
+    order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+    plan = plan_batches(seqs, 32, predictor.max_tokens, predictor.input_dtype)
+    assert len(plan) == -(-len(seqs) // 32)
+    for k, (idx, ids) in enumerate(plan):
+        want = order[k * 32:(k + 1) * 32]
+        assert idx.tolist() == want
+        assert ids.dtype == predictor.input_dtype
+        assert np.array_equal(ids, pad_batch([seqs[i] for i in want], predictor.max_tokens))
+    probs = np.empty((len(seqs), len(predictor.labels)), dtype=np.float32)
+    for idx, ids in plan:
+        probs[idx] = predictor.predict_ids(ids)
+    assert np.array_equal(probs, predictor.predict_seqs(seqs, 32))  # bit for bit
+    assert plan_batches([], 32, predictor.max_tokens, predictor.input_dtype) == []
+
+
+@pytest.mark.parametrize("part_rows,window,skip", [(10, 3, 0), (12, 4, 0), (7, 50, 5), (5, 1, 3)])
+def test_part_windows_match_iter_parts(part_rows: int, window: int, skip: int) -> None:
+    rows = [Row(i, i, None, "bad") if i % 5 == 2 or 20 <= i < 32 else Row(i, i, "t")
+            for i in range(57)]
+    want = []
+    for part in iter_parts(rows, part_rows, skip):
+        spans = windows(len(part.valid), window)
+        want.append(([r.line for r in part.rows], [r.line for r in part.valid],
+                     [(s, e - s) for s, e in spans if e > s]))
+    got, spans, done = [], [], []
+    for part, start, n, last in part_windows(rows, part_rows, skip, window):
+        if n:
+            spans.append((start, n))
+        if last:
+            got.append(([r.line for r in part.rows], [r.line for r in part.valid], spans))
+            spans = []
+        done.append(last)
+    assert got == want and done[-1]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+@pytest.mark.parametrize("numeric_ids", [True, False])
+def test_write_probs_equals_write_part(predictor, fmt: str, numeric_ids: bool) -> None:
+    rng = np.random.default_rng(0)
+    probs = rng.random((50, len(predictor.labels)), dtype=np.float32)
+    probs[3] = probs[3, 0]  # a tie: the first label wins, as in to_results
+    ids = list(range(2, 52)) if numeric_ids else [f'id,"{i}"\né' for i in range(50)]
+    out = output_format(fmt, predictor.labels, "v1", numeric_ids)
+    for p, i in ((probs, ids), (probs[:0], [])):
+        a, b = io.BytesIO(), io.BytesIO()
+        out.write_part(list(zip(i, predictor.to_results(p), strict=True)), a)
+        out.write_probs(i, p, b)
+        assert a.getvalue() == b.getvalue()
+
+
+def _sequential_reference(inp: Path, predictor, opts: dict) -> bytes:
+    """The CSV a one-thread job writes with plain Predictor calls (no fast path, no threads)."""
+    from scoring.readers import open_reader
+
+    out = output_format("csv", predictor.labels, predictor.bundle.version, numeric_ids=False)
+    buf = io.BytesIO()
+    out.assemble([], buf)  # header
+    reader = open_reader(inp, "csv", "text", "id")
+    for part in iter_parts(reader.rows(), opts["part_rows"], 0):
+        for start, stop in windows(len(part.valid), opts["window"]):
+            texts = [r.text for r in part.valid[start:stop]]
+            probs = predictor.predict_seqs(predictor.encode(texts), opts["batch_size"])
+            results = predictor.to_results(probs)
+            out.write_part([(r.rid, res) for r, res in zip(part.valid[start:stop], results,
+                                                          strict=True)], buf)
+    return buf.getvalue()
+
+
+def test_pipelined_job_equals_sequential_reference(tmp_path: Path, default_bundle: Path,
+                                                   predictor) -> None:
+    texts = awkward_texts(600, seed=4) + make_texts(400, seed=4)
+    random.Random(4).shuffle(texts)
+    texts[100:160] = ["  "] * 60  # a stretch of quarantined rows across a part boundary
+    inp = write_text_csv(tmp_path / "in.csv", texts, ids=[f"k{i}" for i in range(len(texts))])
+    opts = {"part_rows": 128, "window": 40, "batch_size": 16}
+    summary = run_job(ScoreConfig(inp, tmp_path / "out.csv", model=default_bundle,
+                                  id_column="id", quiet=True, **opts))
+    assert summary["rows_in"] == summary["scored"] + summary["quarantined"] == len(texts)
+    assert (tmp_path / "out.csv").read_bytes() == _sequential_reference(inp, predictor, opts)
+
+
+def test_reader_error_surfaces_and_leaves_no_output(tmp_path: Path, default_bundle: Path,
+                                                    monkeypatch) -> None:
+    import scoring.engine as engine
+
+    inp = write_text_csv(tmp_path / "in.csv", make_texts(200), ids=[str(i) for i in range(200)])
+
+    def broken(self, texts):
+        raise RuntimeError("tokenizer exploded")
+
+    monkeypatch.setattr(engine.FastEncoder, "encode", broken)
+    with pytest.raises(RuntimeError, match="tokenizer exploded"):
+        run_job(ScoreConfig(inp, tmp_path / "out.csv", model=default_bundle, id_column="id",
+                            quiet=True, part_rows=50, window=20))
+    assert not (tmp_path / "out.csv").exists()
+    shutil.rmtree(tmp_path / "out.csv.parts")
