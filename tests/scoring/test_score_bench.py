@@ -17,9 +17,12 @@ def test_batch_bench_small(default_bundle: Path, tmp_path: Path) -> None:
                           batch_size=32, workdir=tmp_path)
     assert res["rows"] == 300 and res["batch_size"] == 32
     assert res["raw_ort_rows_per_s"] > 0 and res["engine_rows_per_s"] > 0
+    ratios = res["engine_vs_raw_runs"]  # one raw/engine pair per repeat, run in turn
+    assert len(ratios) == 1 and res["engine_vs_raw"] == pytest.approx(ratios[0], abs=1e-3)
     assert res["engine_vs_raw"] == pytest.approx(
         res["engine_rows_per_s"] / res["raw_ort_rows_per_s"], rel=1e-2)
-    assert 0 < res["tokenize_share"] < 1
+    assert 0 < res["tokenize_share"] < 1 and res["engine_tokenize_cpu_s"] > 0
     assert [m["rows"] for m in res["memory"].values()] == [300, 600]
-    assert all(m["peak_rss_mib"] > 50 for m in res["memory"].values())
+    # the child's own peak (VmHWM), not this test process's RSS inherited through fork
+    assert all(50 < m["peak_rss_mib"] < 1024 for m in res["memory"].values())
     assert list(tmp_path.iterdir()) == []  # temporary inputs and outputs removed
