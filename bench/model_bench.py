@@ -19,17 +19,18 @@ import argparse
 import json
 import logging
 import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from bench.model_engines import Prepared, build_engines, prepare
 from bench.model_timing import (
     Samples,
     make_batches,
     matmul_peak,
     matmul_rate,
-    ort_session,
     rnn_efficiency,
     time_alternating,
     time_calls,
@@ -38,48 +39,6 @@ from bench.model_timing import (
 log = logging.getLogger(__name__)
 DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "default"
 ENGINES = ("keras", "plain", "fused")
-
-
-def load_test_seqs(bundle: Path) -> tuple[dict, list[list[int]]]:
-    """The bundle's card and its dataset's test split as unpadded token ids (max_tokens cap)."""
-    from tokenizers import Tokenizer
-
-    from service.bundle import load_bundle
-    from training import datasets
-    from training.split import split
-
-    b = load_bundle(bundle)
-    spec = b.card["dataset"].get("spec", b.card["dataset"]["name"])
-    test_texts = split(datasets.load(spec), seed=b.card["split"]["seed"]).test[0]
-    tok = Tokenizer.from_file(str(b.tokenizer_path))
-    tok.no_padding()
-    return b.card, [e.ids[: b.max_tokens] for e in tok.encode_batch(test_texts)]
-
-
-def build_engines(card: dict, cell: str, vocab: int) -> tuple[dict, dict]:
-    """Keras model (seeded weights), its plain tf2onnx export and the fused one, as callables."""
-    from training.export import convert
-    from training.fuse import fuse, op_counts
-    from training.model import ModelConfig, build_model, probability_model
-
-    hp = card["hyperparameters"]["model"]
-    cfg = ModelConfig(cell=cell, embedding_dim=hp["embedding_dim"], units=hp["units"],
-                      bidirectional=hp["bidirectional"])
-    model = build_model(cfg, vocab, len(card["labels"]), seed=0)
-    rng = np.random.default_rng(0)
-    for w in model.weights:  # non-trivial biases; values do not change the cost
-        w.assign(rng.normal(scale=0.1, size=w.shape).astype("float32"))
-    probs = probability_model(model)
-    plain = convert(model, fused=False)
-    fused = fuse(plain, model)
-    sessions = {"plain": ort_session(plain), "fused": ort_session(fused)}
-    engines = {"keras": lambda x: np.asarray(probs(x, training=False))}
-    for name, sess in sessions.items():
-        engines[name] = lambda x, s=sess: s.run(None, {"input_ids": x})[0]
-    info = {"dims": {"embedding": cfg.embedding_dim, "units": cfg.units,
-                     "bidirectional": cfg.bidirectional},
-            "ops": {"plain": op_counts(plain), "fused": op_counts(fused)}}
-    return engines, info
 
 
 def bench_cell(engines: dict, seqs: list[list[int]], sizes: tuple[int, ...], rounds: int,
@@ -132,12 +91,15 @@ def efficiencies(cell: str, dims: dict, fused: Callable, seqs: list[list[int]], 
 
 
 def run(bundle: Path = DEFAULT_BUNDLE, quick: bool = False, cells: tuple[str, ...] = ("lstm", "gru"),
-        sizes: tuple[int, ...] | None = None) -> dict:
-    """The whole model-level benchmark; returns a JSON-ready dict (see ``markdown``)."""
+        sizes: tuple[int, ...] | None = None, prepared: Prepared | None = None) -> dict:
+    """The whole model-level benchmark; returns a JSON-ready dict (see ``markdown``).
+
+    ``prepared``: the result of ``bench.model_engines.prepare(bundle)`` if the caller already
+    did the untimed set-up (TensorFlow import, tokenized test split)."""
     sizes = sizes or ((1, 32) if quick else (1, 8, 32, 128))
-    rounds, budget = (1, 0.4) if quick else (5, 0.6)  # short interleaved rounds: load drifts
-    keras_setting = limit_tf_threads()
-    card, seqs = load_test_seqs(bundle)
+    rounds, budget = (1, 0.3) if quick else (5, 0.6)  # short interleaved rounds: load drifts
+    prepared = prepared or prepare(bundle)
+    card, seqs, keras_setting = prepared.card, prepared.seqs, prepared.keras_setting
     vocab = max(max(s, default=0) for s in seqs) + 1
     vocab = max(vocab, card["hyperparameters"]["tokenizer"]["vocab_size"])
     peak = matmul_peak(quick)
@@ -147,24 +109,16 @@ def run(bundle: Path = DEFAULT_BUNDLE, quick: bool = False, cells: tuple[str, ..
                                 + keras_setting,
                     "matmul_peak": peak, "cells": {}}
     for cell in cells:
-        engines, info = build_engines(card, cell, vocab)
+        start = time.monotonic()
+        engines, info = build_engines(card, cell, vocab, seqs)
+        built = time.monotonic()
         info |= {"rows": bench_cell(engines, seqs, sizes, rounds, budget)}
         info |= efficiencies(cell, info["dims"], engines["fused"], seqs, peak, rounds * budget)
         result["cells"][cell] = info
+        log.info("model bench %s: engines in %.1f s (exports cached: %s), timed in %.1f s", cell,
+                 built - start, info["exports_cached"], time.monotonic() - built)
     result["targets"] = targets(result)
     return result
-
-
-def limit_tf_threads() -> str:
-    """One TensorFlow thread too, so Keras gets the same CPU as onnxruntime (if still possible)."""
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-        return "keras eager model(x, training=False), TensorFlow 1 intra-op + 1 inter-op thread"
-    except RuntimeError:  # TensorFlow already initialised by the caller
-        return "keras eager model(x, training=False), TensorFlow default threads"
 
 
 def targets(result: dict) -> list[dict]:

@@ -6,13 +6,18 @@ the service) and ``nobatch_plain`` (BentoML without batching on the plain export
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from service.launcher import ServiceProcess, bentoml_command, free_port
+
+log = logging.getLogger(__name__)
 
 
 def service_settings(env: dict[str, str]):
@@ -54,17 +59,36 @@ def nobatch_process(plain: Path, env: dict[str, str]) -> ServiceProcess:
     return bentoml_process(plain, env, TARGET)
 
 
+def stop_all(procs: list[ServiceProcess]) -> None:
+    """Stop servers in parallel (each stop waits for its process tree to exit)."""
+    with ThreadPoolExecutor(max_workers=max(1, len(procs))) as pool:
+        list(pool.map(lambda p: p.stop(), procs))
+
+
 @contextmanager
-def running_targets(bundle: Path, plain: Path, service_env: dict[str, str]) -> Iterator[dict]:
-    """Start the three servers together, wait until each is ready, stop them all at the end."""
+def running_targets(bundle: Path, plain: Path | Callable[[], Path], service_env: dict[str, str],
+                    while_starting: Callable[[], object] | None = None) -> Iterator[dict]:
+    """Start the three servers together, wait until each is ready, stop them all at the end.
+
+    ``plain`` may be a callable that builds the plain bundle (a cache miss costs a TensorFlow
+    import and a tf2onnx conversion): it then runs while the other two servers start.
+    ``while_starting`` runs after all three are spawned and before waiting for them: set-up
+    work (e.g. the model level's TensorFlow import) that then overlaps their start-up.
+    """
     ours = service_settings(service_env)  # the bare server gets as many processes/threads
     procs = {"service": bentoml_process(bundle, service_env),
-             "bare": bare_process(bundle, ours.ort_threads, ours.workers),
-             "nobatch_plain": nobatch_process(plain, service_env)}
-    with ExitStack() as stack:
+             "bare": bare_process(bundle, ours.ort_threads, ours.workers)}
+    start = time.monotonic()
+    try:
         for p in procs.values():
-            stack.callback(p.stop)
             p.start()
-        for p in procs.values():
-            p.wait_ready()
+        plain_path = plain() if callable(plain) else plain
+        procs["nobatch_plain"] = nobatch_process(plain_path, service_env).start()
+        if while_starting:
+            while_starting()
+        for name, p in procs.items():
+            p.ready()  # also re-picks the port if another process took it first
+            log.info("%s server ready after %.1f s", name, time.monotonic() - start)
         yield procs
+    finally:
+        stop_all(list(procs.values()))

@@ -19,6 +19,7 @@ import json
 import logging
 import statistics
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -54,8 +55,9 @@ class ServiceBenchConfig:
 
     @classmethod
     def quick(cls) -> ServiceBenchConfig:
-        return cls(repeats=1, capacity_s=1.0, step_s=0.8, search_steps=3, fixed_s=1.0,
-                   warmup_s=0.2, min_requests=10, max_run_s=4.0)
+        """The smoke version (``--quick``): one round, short runs, 3 bisection steps."""
+        return cls(repeats=1, capacity_s=0.6, step_s=0.5, search_steps=3, fixed_s=0.6,
+                   warmup_s=0.15, min_requests=10, max_run_s=2.0)
 
 
 def load_texts(path: Path = TEXTS_FILE) -> list[str]:
@@ -83,7 +85,10 @@ def load(url: str, bodies: list[bytes], seconds: float, cfg: ServiceBenchConfig,
         seconds = max(seconds, min(cfg.min_requests / rate + cfg.warmup_s, cfg.max_run_s))
     spec = LoadSpec(url, bodies, duration_s=seconds, rate=rate, connections=cfg.connections,
                     warmup_s=min(cfg.warmup_s, seconds / 3))
-    return run_load(spec, pid)
+    out = run_load(spec, pid)
+    log.debug("%s rate %s for %.2f s: %.2f s wall, %d requests, p99 %s ms", url, rate, seconds,
+              out["cpu"]["wall_s"], out["requests"], out["p99_ms"])
+    return out
 
 
 def passes(run: dict, bound_ms: float) -> bool:
@@ -189,13 +194,22 @@ def summarize_size(rounds: list[dict], size: int, cfg: ServiceBenchConfig) -> di
                                                                   "capacity_rps")}}
 
 
-def run_service_bench(bundle: Path, plain: Path, cfg: ServiceBenchConfig | None = None,
-                      texts: list[str] | None = None) -> dict:
-    """The whole service-level benchmark; returns a JSON-ready dict."""
+def run_service_bench(bundle: Path, plain: Path | Callable[[], Path],
+                      cfg: ServiceBenchConfig | None = None, texts: list[str] | None = None,
+                      while_starting: Callable[[], object] | None = None) -> dict:
+    """The whole service-level benchmark; returns a JSON-ready dict. ``plain`` (or a callable
+    that builds it) and ``while_starting`` overlap with the servers' start-up (see
+    bench.servers.running_targets)."""
     cfg = cfg or ServiceBenchConfig()
     texts = texts or load_texts()
     rounds: dict[int, list[dict]] = {s: [] for s in cfg.sizes}
-    with running_targets(bundle, plain, cfg.service_env) as procs:
+    resolved: list[Path] = []
+
+    def plain_path() -> Path:
+        resolved.append(plain() if callable(plain) else plain)
+        return resolved[-1]
+
+    with running_targets(bundle, plain_path, cfg.service_env, while_starting) as procs:
         for rep in range(cfg.repeats):
             for size in cfg.sizes:
                 log.info("service bench: round %d/%d, %d-text requests", rep + 1, cfg.repeats, size)
@@ -205,6 +219,6 @@ def run_service_bench(bundle: Path, plain: Path, cfg: ServiceBenchConfig | None 
                                             "access_log")}
     config = {**asdict(cfg), "p99_bounds_ms": {str(k): v for k, v in cfg.p99_bounds_ms.items()}}
     return {"service_settings": settings, "config": config,
-            "bundle": str(bundle), "plain_bundle": str(plain), "targets": LABELS,
+            "bundle": str(bundle), "plain_bundle": str(resolved[-1]), "targets": LABELS,
             "sizes": {str(s): summarize_size(rounds[s], s, cfg) for s in cfg.sizes},
             "rounds": {str(s): rounds[s] for s in cfg.sizes}}
