@@ -28,7 +28,13 @@ from service.batch import score_batch
 from service.batcher import Batcher, BatcherConfig, Rejected
 from service.bundle import BundleError
 from service.io import PredictInput, PredictOutput
-from service.metrics import install_gc_metrics, record_batch, record_batch_start, record_rejection
+from service.metrics import (
+    install_gc_metrics,
+    record_batch,
+    record_batch_start,
+    record_load,
+    record_rejection,
+)
 from service.middleware import RequestGate
 from service.runtime import Predictor, RuntimeOptions
 from service.schema import Limits
@@ -131,7 +137,7 @@ class SentimentService:
             max_batch_texts=SETTINGS.max_batch_size, max_wait_s=SETTINGS.max_latency_ms / 1000,
             timeout_s=SETTINGS.timeout_s, max_in_flight=SETTINGS.worker_concurrency(),
             cost_per_text_s=full_batch_cost(self.predictor, SETTINGS.max_batch_size)),
-            on_batch=record_batch_start)
+            on_batch=record_batch_start, on_load=record_load)
         self.batches = 0
         if SETTINGS.gc_freeze:  # after imports and warm-up: keep start-up objects out of GC
             gc.collect()

@@ -65,9 +65,12 @@ class Batcher:
     """Batches concurrent requests' texts into ``score`` calls run on one worker thread."""
 
     def __init__(self, score: Callable[[list[str]], list[dict]], config: BatcherConfig,
-                 on_batch: Callable[[int, float], None] | None = None) -> None:
-        """``on_batch(requests, seconds the oldest waited)`` is called as each batch starts."""
-        self.score, self.config, self.on_batch = score, config, on_batch
+                 on_batch: Callable[[int, float], None] | None = None,
+                 on_load: Callable[[int, int], None] | None = None) -> None:
+        """Hooks for metrics: ``on_batch(requests, seconds the oldest waited)`` as each batch
+        starts, ``on_load(requests in flight, texts queued)`` after every change of either."""
+        self.score, self.config = score, config
+        self.on_batch, self.on_load = on_batch, on_load
         self.cost_per_text_s = config.cost_per_text_s
         self.queue: deque[Job] = deque()
         self.queued_texts = 0
@@ -84,6 +87,7 @@ class Batcher:
         self.queue.append(job)
         self.queued_texts += len(texts)
         self.in_flight += 1
+        self._report()
         self._start()
         try:
             return await asyncio.wait_for(asyncio.shield(job.future), self.config.timeout_s)
@@ -121,6 +125,7 @@ class Batcher:
             self.queued_texts -= len(job.texts)
             job.state = "dropped"
             self.in_flight -= 1
+            self._report()
 
     def _start(self) -> None:
         if self._task is None or self._task.done():
@@ -141,7 +146,12 @@ class Batcher:
         self.running_texts = total
         if self.on_batch is not None:
             self.on_batch(len(batch), time.perf_counter() - batch[0].queued_at)
+        self._report()
         return batch
+
+    def _report(self) -> None:
+        if self.on_load is not None:
+            self.on_load(self.in_flight, self.queued_texts)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -191,3 +201,4 @@ class Batcher:
                 job.future.set_exception(result)
             else:
                 job.future.set_result(result)
+        self._report()

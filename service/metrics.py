@@ -46,6 +46,13 @@ def _metrics() -> dict[str, Any]:
         "queue": bentoml.metrics.Histogram(
             name="sentiment_queue_wait_seconds", documentation="seconds the oldest request of "
             "a batch waited in the batcher's queue", buckets=SECONDS_BUCKETS),
+        "in_flight": bentoml.metrics.Gauge(
+            name="sentiment_in_flight_requests", documentation="requests admitted whose work "
+            "has not ended (queued or being scored; timed-out ones count until it stops)",
+            multiprocess_mode="livesum"),
+        "queued": bentoml.metrics.Gauge(
+            name="sentiment_queued_texts", documentation="texts waiting in the batcher's queue",
+            multiprocess_mode="livesum"),
         "batch": bentoml.metrics.Histogram(
             name="sentiment_batch_texts",
             documentation="texts per onnxruntime batch", buckets=(1, 2, 4, 8, 16, 32, 64, 128,
@@ -70,6 +77,13 @@ def record_batch_start(requests: int, waited_s: float) -> None:
     m = _metrics()
     m["requests"].observe(requests)
     m["queue"].observe(waited_s)
+
+
+def record_load(in_flight: int, queued_texts: int) -> None:
+    """Set this worker's in-flight requests and queued texts (summed over live workers)."""
+    m = _metrics()
+    m["in_flight"].set(in_flight)
+    m["queued"].set(queued_texts)
 
 
 def record_rejection(status: int) -> None:

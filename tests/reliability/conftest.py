@@ -5,7 +5,7 @@ overlap) and reused by every module; tests that must kill or restart a server st
 
 - ``main``: API key on, small limits (so limit tests send little data).
 - ``tight``: 1 s request timeout, 3 concurrent requests at most, 2048-text requests allowed
-  (so one request is certainly slower than the timeout).
+  (so one request is certainly slower than the timeout), one worker (so the cap is exact).
 - ``loaded``: concurrency cap and batching latency budget, for the open-loop overload test.
 """
 
@@ -25,6 +25,7 @@ QUIET = {"SENTIMENT_ACCESS_LOG": "false"}
 SERVER_ENVS = {
     "main": {**MAIN_LIMITS, **QUIET, "SENTIMENT_API_KEY": API_KEY},
     "tight": {**QUIET, "SENTIMENT_TIMEOUT_S": "1.0", "SENTIMENT_MAX_CONCURRENCY": "3",
+              "SENTIMENT_WORKERS": "1",  # the cap is split across workers: 1 makes it exact
               "SENTIMENT_MAX_LATENCY_MS": "600000", "SENTIMENT_MAX_TEXTS": "2048",
               "SENTIMENT_MAX_BATCH_SIZE": "2048", "SENTIMENT_MAX_BODY_BYTES": "4000000"},
     "loaded": {**QUIET, "SENTIMENT_TIMEOUT_S": "2", "SENTIMENT_MAX_CONCURRENCY": "16",

