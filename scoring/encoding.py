@@ -63,7 +63,7 @@ class FastEncoder:
             self._vocab, self._unk, trunc, self._added = fast
             self._limit = min(predictor.max_tokens, trunc or predictor.max_tokens)
             fast_ids = self._fast(_PROBES)
-            pairs = [(f, predictor.encode([p])[0]) for f, p in zip(fast_ids, _PROBES, strict=True)]
+            pairs = zip(fast_ids, predictor.encode(_PROBES), strict=True)
             if any(f is not None and f != ref for f, ref in pairs):
                 log.warning("fast ASCII tokenization disagrees with tokenizer.json; disabled")
                 self.enabled = False

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import sys
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -29,6 +30,7 @@ from scoring.writers import OutputFormat, write_rejected
 from service.runtime import PAD_ID
 
 _DONE = object()
+SWITCH_INTERVAL_S = 0.0005  # see run_local
 
 
 @dataclass
@@ -172,8 +174,21 @@ def run_local(ctx: Any) -> None:
     """Score every remaining part of ``ctx.reader`` with one Predictor in this process.
 
     The reader thread prepares batches ahead, this thread only runs inference, and a writer
-    thread publishes finished parts (in order: one worker, FIFO).
+    thread publishes finished parts (in order: one worker, FIFO). While the job runs, Python's
+    GIL switch interval is lowered: each ``session.run`` returns needing the GIL, and with the
+    default 5 ms a reader busy in Python (tokenizing) made it wait up to 5 ms per batch (~0.19 s
+    per 12.8k rows measured from the thread's schedstat; ~0.07 s at 0.5 ms).
     """
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, SWITCH_INTERVAL_S))
+    try:
+        _run_local(ctx)
+    finally:
+        sys.setswitchinterval(previous)
+
+
+def _run_local(ctx: Any) -> None:
+    """The inference loop of ``run_local``."""
     predictor = ctx.predictor
     classes = len(predictor.labels)
     work = prepared_windows(ctx, FastEncoder(predictor).encode)

@@ -157,3 +157,24 @@ def test_reader_error_surfaces_and_leaves_no_output(tmp_path: Path, default_bund
                             quiet=True, part_rows=50, window=20))
     assert not (tmp_path / "out.csv").exists()
     shutil.rmtree(tmp_path / "out.csv.parts")
+
+
+def test_switch_interval_lowered_during_the_job_only(tmp_path: Path, default_bundle: Path,
+                                                     monkeypatch) -> None:
+    import sys
+
+    from service.runtime import Predictor
+
+    seen = []
+    real = Predictor.predict_ids
+
+    def spy(self, batch):
+        seen.append(sys.getswitchinterval())
+        return real(self, batch)
+
+    monkeypatch.setattr(Predictor, "predict_ids", spy)
+    before = sys.getswitchinterval()
+    inp = write_text_csv(tmp_path / "in.csv", make_texts(50))
+    run_job(ScoreConfig(inp, tmp_path / "out.csv", model=default_bundle, quiet=True))
+    assert seen and max(seen) <= 0.0005 < before
+    assert sys.getswitchinterval() == before
