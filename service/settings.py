@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(32, ge=2, le=4096, description="adaptive batching: most texts "
                                 "scored in one onnxruntime call (CPU per text stops falling "
                                 "at ~32 for the shipped model)")
-    max_latency_ms: int = Field(100, ge=10, le=600_000, description="load shedding: a request "
+    max_latency_ms: int = Field(500, ge=10, le=600_000, description="load shedding: a request "
                                 "whose estimated queueing wait passes it is answered 503 at once "
                                 "(keep it below timeout_s); with batcher=bentoml it also caps how "
                                 "long a batch is held open (README, settings sweep)")
