@@ -49,10 +49,11 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(32, ge=2, le=4096, description="adaptive batching: most texts "
                                 "scored in one onnxruntime call (CPU per text stops falling "
                                 "at ~32 for the shipped model)")
-    max_latency_ms: int = Field(500, ge=10, le=600_000, description="load shedding: a request "
-                                "whose estimated queueing wait passes it is answered 503 at once "
-                                "(keep it below timeout_s); with batcher=bentoml it also caps how "
-                                "long a batch is held open (README, settings sweep)")
+    max_latency_ms: int = Field(500, ge=10, le=600_000, description="load shedding: new "
+                                "requests get 503 while the oldest queued one has waited longer, "
+                                "or the queued texts would take longer (keep it below timeout_s); "
+                                "with batcher=bentoml it also caps how long a batch is held open "
+                                "(README, settings sweep)")
     max_texts: int = Field(64, ge=1, description="most texts in one request (413 beyond)")
     max_chars: int = Field(5000, ge=1, description="most characters in one text (413 beyond)")
     max_body_bytes: int = Field(1_000_000, ge=64, description="most request body bytes, "
