@@ -52,10 +52,11 @@ def session_options(opts: RuntimeOptions) -> ort.SessionOptions:
     return so
 
 
-def pad_batch(seqs: list[list[int]], max_len: int) -> np.ndarray:
-    """Right-pad with ``PAD_ID`` to the longest member (at least 1, at most ``max_len``)."""
+def pad_batch(seqs: list[list[int]], max_len: int, dtype: type = np.int64) -> np.ndarray:
+    """Right-pad with ``PAD_ID`` to the longest member (at least 1, at most ``max_len``), built
+    directly in the model's id dtype (no cast copy on the hot path)."""
     width = min(max_len, max(1, max((len(s) for s in seqs), default=1)))
-    out = np.full((len(seqs), width), PAD_ID, dtype=np.int64)
+    out = np.full((len(seqs), width), PAD_ID, dtype=dtype)
     for i, s in enumerate(seqs):
         n = min(len(s), width)
         out[i, :n] = s[:n]
@@ -97,7 +98,8 @@ class Predictor:
         order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
         for k in range(0, len(order), batch_size):
             idx = order[k:k + batch_size]
-            out[idx] = self.predict_ids(pad_batch([seqs[i] for i in idx], self.max_tokens))
+            batch = pad_batch([seqs[i] for i in idx], self.max_tokens, self.input_dtype)
+            out[idx] = self.predict_ids(batch)
         return out
 
     def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:

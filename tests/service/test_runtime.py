@@ -47,3 +47,4 @@ def test_pad_batch_caps_width() -> None:
     out = pad_batch([[5, 6, 7], [], [1]], max_len=2)
     assert out.tolist() == [[5, 6], [0, 0], [1, 0]]
     assert pad_batch([[]], max_len=8).shape == (1, 1)
+    assert pad_batch([[3]], max_len=8, dtype=np.int32).dtype == np.int32
