@@ -40,6 +40,7 @@ from service.middleware import RequestGate
 from service.runtime import Predictor, RuntimeOptions
 from service.schema import Limits
 from service.settings import Settings, load_settings
+from service.shutdown import refuse_new_connections_on_sigterm
 
 log = logging.getLogger("bentoml.sentiment")  # under "bentoml": shown by its log config
 EXIT_BAD_BUNDLE = 3
@@ -146,6 +147,9 @@ class SentimentService:
             gc.collect()
             gc.freeze()
         install_gc_metrics()
+        if not refuse_new_connections_on_sigterm():
+            log.warning("no listening socket or SIGTERM handler found: new connections during "
+                        "shutdown will be reset instead of refused")
         logging.getLogger("bentoml._internal.server.http_app").addFilter(OverloadLogFilter())
         log.info("serving %s version %s from %s", self.predictor.bundle.name,
                  self.predictor.bundle.version, SETTINGS.model_dir)

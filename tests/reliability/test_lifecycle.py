@@ -130,6 +130,7 @@ def test_sigterm_finishes_in_flight_requests(cold_started):
     record("SIGTERM graceful shutdown", runs=len(outcomes), in_flight_each=IN_FLIGHT,
            completed_200=sum(o["in_flight"].count(200) for o in outcomes),
            late_connections=[o["late_connection"] for o in outcomes],
+           late_refused=sum("ConnectionRefused" in str(o["late_connection"]) for o in outcomes),
            exit_codes=[o["exit_code"] for o in outcomes], exit_s=[o["exit_s"] for o in outcomes],
            passed=all(o["in_flight"] == [200] * IN_FLIGHT and o["exit_code"] == 0
                       and o["late_connection"] != 200 for o in outcomes))
