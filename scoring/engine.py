@@ -2,8 +2,9 @@
 
 Three threads. A reader thread reads, validates, tokenizes and pads window after window (a few
 windows ahead), so the main thread does nothing but ``session.run`` on ready-made batches; a
-writer thread formats finished parts and publishes them. Tokenizers, onnxruntime and file I/O
-release the GIL, so the model keeps one core while the rest runs on the other. Within a part,
+writer thread formats finished parts and publishes them. onnxruntime and file I/O release the
+GIL, so the model keeps one core while the rest runs on the other; the reader's Python work
+(parsing, the fast tokenizer) holds the GIL in short slices (see ``run_local``). Within a part,
 valid rows are scored in windows of ``window`` rows, each cut into the micro-batches of
 ``Predictor.predict_seqs`` (sorted by token length, padded to the longest, input order restored).
 Part and window boundaries depend only on the input and the options, so every run (a resumed one,
