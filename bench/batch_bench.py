@@ -91,7 +91,7 @@ def engine_tokenize(predictor, texts: list[str], repeats: int) -> tuple[float, f
     """(wall s, CPU s) of the engine's tokenization (same ids, fast path for ASCII texts)."""
     from scoring.encoding import FastEncoder
 
-    enc = FastEncoder(predictor)
+    enc = FastEncoder.for_predictor(predictor)
     return _timed(lambda: enc.encode(texts), repeats)
 
 

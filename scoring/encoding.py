@@ -7,7 +7,7 @@ pre-tokenizers, WordLevel model) an ASCII text needs none of the Unicode work: t
 reduce to ``str.lower`` and the pre-tokenizers to one regex, so ``re.findall`` plus a dict lookup
 gives the same ids ~4x faster. Everything else (non-ASCII texts, texts holding an added token such
 as ``[UNK]``, any other tokenizer configuration) goes through the HF tokenizer unchanged.
-``FastEncoder`` checks the configuration and probes itself against HF at start; on any mismatch it
+``FastEncoder`` checks the configuration and probes itself against HF before first use; on a mismatch it
 switches the fast path off, so its ids always equal ``Predictor.encode``'s.
 """
 
@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import string
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,24 +53,39 @@ def _fast_config(cfg: dict) -> tuple[dict[str, int], int, int | None, list[str]]
 
 
 class FastEncoder:
-    """``encode(texts)`` with exactly ``Predictor.encode``'s ids, faster on ASCII texts."""
+    """``encode(texts)`` with exactly ``Predictor.encode``'s ids, faster on ASCII texts.
 
-    def __init__(self, predictor: Any, tokenizer_path: Path | None = None) -> None:
-        self.predictor = predictor
-        path = tokenizer_path or predictor.bundle.tokenizer_path
-        fast = _fast_config(json.loads(Path(path).read_text(encoding="utf-8")))
-        self.enabled = fast is not None
+    ``predictor`` is a function returning the Predictor (whose tokenizer handles the other texts);
+    it is only called once the fast ids of the first texts are computed, so a caller can tokenize
+    while the Predictor (its onnxruntime session) is still loading. The fast path is trusted only
+    after it has matched the HF tokenizer on probe strings.
+    """
+
+    def __init__(self, tokenizer_path: Path, max_tokens: int,
+                 predictor: Callable[[], Any]) -> None:
+        self._predictor, self.max_tokens = predictor, max_tokens
+        fast = _fast_config(json.loads(Path(tokenizer_path).read_text(encoding="utf-8")))
+        self.enabled: bool | None = None if fast is not None else False  # None: not yet probed
         if fast is not None:
             self._vocab, self._unk, trunc, self._added = fast
-            self._limit = min(predictor.max_tokens, trunc or predictor.max_tokens)
-            fast_ids = self._fast(_PROBES)
-            pairs = zip(fast_ids, predictor.encode(_PROBES), strict=True)
-            if any(f is not None and f != ref for f, ref in pairs):
-                log.warning("fast ASCII tokenization disagrees with tokenizer.json; disabled")
-                self.enabled = False
+            self._limit = min(max_tokens, trunc or max_tokens)
+
+    @classmethod
+    def for_predictor(cls, predictor: Any) -> FastEncoder:
+        """The encoder of a loaded Predictor."""
+        return cls(predictor.bundle.tokenizer_path, predictor.max_tokens, lambda: predictor)
+
+    def _probe(self, predictor: Any) -> None:
+        """Enable the fast path only if it gives the HF tokenizer's ids on the probe strings."""
+        pairs = zip(self._fast(_PROBES), predictor.encode(_PROBES), strict=True)
+        self.enabled = not any(f is not None and f != ref for f, ref in pairs)
+        if not self.enabled:
+            log.warning("fast ASCII tokenization disagrees with tokenizer.json; disabled")
 
     def _fast(self, texts: list[str]) -> list[list[int] | None]:
         """Ids per text, None where the fast path does not apply (non-ASCII, added token)."""
+        if self.enabled is False:
+            return [None] * len(texts)
         get, unk, limit, added = self._vocab.get, self._unk, self._limit, self._added
         findall = _ASCII_WORDS.findall
         out: list[list[int] | None] = []
@@ -83,12 +99,15 @@ class FastEncoder:
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids per text, truncated to ``max_tokens``, as ``Predictor.encode`` returns."""
-        if not self.enabled:
-            return self.predictor.encode(texts)
         ids = self._fast(texts)
+        predictor = self._predictor()
+        if self.enabled is None:
+            self._probe(predictor)
+        if not self.enabled:
+            return predictor.encode(texts)
         # The few other texts one by one: encode_batch would wake the tokenizer's thread pool,
         # whose threads then compete with onnxruntime for the cores (measured: more CPU, not less).
-        encode, limit = self.predictor.tokenizer.encode, self.predictor.max_tokens
+        encode, limit = predictor.tokenizer.encode, self.max_tokens
         for i, x in enumerate(ids):
             if x is None:
                 ids[i] = encode(texts[i]).ids[:limit]

@@ -161,59 +161,69 @@ def part_windows(rows: Iterable[Row], part_rows: int, skip: int,
         yield part, start, len(part.valid) - start, True
 
 
-def prepared_windows(ctx: Any, encode: Callable[[list[str]], list[list[int]]]) -> Iterator[Window]:
-    """Every remaining window of the job, tokenized and padded (runs in the reader thread)."""
-    opts, predictor = ctx.options, ctx.predictor
+def prepared_windows(ctx: Any, predictor: Future) -> Iterator[Window]:
+    """Every remaining window of the job, tokenized and padded (runs in the reader thread).
+
+    Reading and fast-tokenizing the first window need only tokenizer.json, so they overlap with
+    loading the onnxruntime session (``predictor``, which releases the GIL while it loads).
+    """
+    opts, max_len = ctx.options, ctx.bundle.max_tokens
+    encode = FastEncoder(ctx.bundle.tokenizer_path, max_len, predictor.result).encode
     spans = part_windows(ctx.reader.rows(), opts.part_rows, ctx.skip_rows, opts.window)
     for part, start, n, last in spans:
         seqs = encode([r.text for r in part.valid[start:start + n]]) if n else []
-        batches = plan_batches(seqs, opts.batch_size, predictor.max_tokens, predictor.input_dtype)
-        yield Window(part, start, n, batches, last)
+        dtype = predictor.result().input_dtype
+        yield Window(part, start, n, plan_batches(seqs, opts.batch_size, max_len, dtype), last)
 
 
-def run_local(ctx: Any) -> None:
+def run_local(ctx: Any, load_predictor: Callable[[], Any] | None = None) -> None:
     """Score every remaining part of ``ctx.reader`` with one Predictor in this process.
 
     The reader thread prepares batches ahead, this thread only runs inference, and a writer
-    thread publishes finished parts (in order: one worker, FIFO). While the job runs, Python's
-    GIL switch interval is lowered: each ``session.run`` returns needing the GIL, and with the
-    default 5 ms a reader busy in Python (tokenizing) made it wait up to 5 ms per batch (~0.19 s
-    per 12.8k rows measured from the thread's schedstat; ~0.07 s at 0.5 ms).
+    thread publishes finished parts (in order: one worker, FIFO); that thread first loads the
+    Predictor (``load_predictor()``, unless ``ctx.predictor`` is set) while the reader starts.
+    While the job runs, Python's GIL switch interval is lowered: each ``session.run`` returns
+    needing the GIL, and with the default 5 ms a reader busy in Python (tokenizing) made it wait
+    up to 5 ms per batch (~0.19 s per 12.8k rows measured from the thread's schedstat; ~0.07 s
+    at 0.5 ms).
     """
     previous = sys.getswitchinterval()
     sys.setswitchinterval(min(previous, SWITCH_INTERVAL_S))
     try:
-        _run_local(ctx)
+        _run_local(ctx, load_predictor)
     finally:
         sys.setswitchinterval(previous)
 
 
-def _run_local(ctx: Any) -> None:
+def _run_local(ctx: Any, load_predictor: Callable[[], Any] | None) -> None:
     """The inference loop of ``run_local``."""
-    predictor = ctx.predictor
-    classes = len(predictor.labels)
-    work = prepared_windows(ctx, FastEncoder(predictor).encode)
     pending: deque[Future] = deque()
     chunks: list[np.ndarray] = []
-
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring-writer") as writer:
-        for win in prefetch(work, depth=4):
-            probs = np.empty((win.n, classes), dtype=np.float32)
+        loading: Future = Future()
+        if ctx.predictor is not None:
+            loading.set_result(ctx.predictor)
+        else:
+            loading = writer.submit(load_predictor)
+        for win in prefetch(prepared_windows(ctx, loading), depth=4):
+            predictor = ctx.predictor = loading.result()
+            probs = np.empty((win.n, len(predictor.labels)), dtype=np.float32)
             for idx, ids in win.batches:
                 probs[idx] = predictor.predict_ids(ids)
             chunks.append(probs)
             if win.last:
-                pending.append(writer.submit(write_part, ctx, win.part, chunks, classes))
+                pending.append(writer.submit(write_part, ctx, win.part, chunks))
                 chunks = []
             while pending and (pending[0].done() or len(pending) > 2):
                 pending.popleft().result()  # re-raise a failed write here, at once
         while pending:
             pending.popleft().result()
+        loading.result()  # a model that failed to load is an error even with nothing to score
 
 
-def write_part(ctx: Any, part: Part, chunks: list[np.ndarray], classes: int) -> None:
+def write_part(ctx: Any, part: Part, chunks: list[np.ndarray]) -> None:
     """Join a part's window probabilities and publish it (runs in the writer thread)."""
-    part.probs = np.concatenate(chunks) if chunks else np.empty((0, classes), dtype=np.float32)
+    part.probs = np.concatenate(chunks)  # every part has a last window, so chunks is not empty
     ids = [r.rid for r in part.valid]
     rejected = [r for r in part.rows if r.reason is not None]
     fmt: OutputFormat = ctx.out_format

@@ -125,15 +125,18 @@ def _engine(ctx: Context) -> None:
     """Run the chosen engine; the driver-side Predictor also formats results for Ray."""
     from service.runtime import Predictor, RuntimeOptions
 
-    ctx.predictor = Predictor(ctx.bundle, RuntimeOptions(intra_op_threads=ctx.config.threads))
+    def load() -> Predictor:
+        return Predictor(ctx.bundle, RuntimeOptions(intra_op_threads=ctx.config.threads))
+
     if ctx.config.engine == "ray":
         from scoring.ray_engine import run_ray
 
+        ctx.predictor = load()
         run_ray(ctx)
     else:
         from scoring.engine import run_local
 
-        run_local(ctx)
+        run_local(ctx, load)  # loads the Predictor while its reader starts on the input
 
 
 def run_job(cfg: ScoreConfig) -> dict:

@@ -39,7 +39,9 @@ def awkward_texts(n: int = 3000, seed: int = 1) -> list[str]:
 
 
 def test_fast_encoder_equals_tokenizer_json(predictor) -> None:
-    enc = FastEncoder(predictor)
+    enc = FastEncoder.for_predictor(predictor)
+    assert enc.enabled is None  # not trusted before the probe
+    assert enc.encode(["probe"]) == predictor.encode(["probe"])
     assert enc.enabled  # the shipped tokenizer qualifies for the fast path
     pairs = [a + b for a in ASCII for b in ASCII]  # every ASCII character next to every other
     for texts in (pairs, awkward_texts(), make_texts(500)):
@@ -52,8 +54,8 @@ def test_fast_encoder_off_for_other_tokenizers(predictor, tmp_path: Path) -> Non
     cfg["pre_tokenizer"] = {"type": "Whitespace"}  # digits no longer split: not the fast path
     path = tmp_path / "tokenizer.json"
     path.write_text(json.dumps(cfg), encoding="utf-8")
-    enc = FastEncoder(predictor, path)
-    assert not enc.enabled
+    enc = FastEncoder(path, predictor.max_tokens, lambda: predictor)
+    assert enc.enabled is False
     texts = ["abc123 def", "plain words"]
     assert enc.encode(texts) == predictor.encode(texts)
 
@@ -178,3 +180,19 @@ def test_switch_interval_lowered_during_the_job_only(tmp_path: Path, default_bun
     run_job(ScoreConfig(inp, tmp_path / "out.csv", model=default_bundle, quiet=True))
     assert seen and max(seen) <= 0.0005 < before
     assert sys.getswitchinterval() == before
+
+
+def test_model_that_fails_to_load_fails_the_job(tmp_path: Path, default_bundle: Path,
+                                                monkeypatch) -> None:
+    import service.runtime
+
+    def broken(*args, **kwargs):
+        raise service.runtime.BundleError("onnxruntime cannot load model.onnx: broken")
+
+    monkeypatch.setattr(service.runtime, "Predictor", broken)
+    for texts in (make_texts(30), []):  # with rows to score, and with none
+        inp = write_text_csv(tmp_path / "in.csv", texts)
+        with pytest.raises(service.runtime.BundleError, match="cannot load"):
+            run_job(ScoreConfig(inp, tmp_path / "out.csv", model=default_bundle, quiet=True,
+                                force=True))
+        assert not (tmp_path / "out.csv").exists()
