@@ -87,14 +87,6 @@ def tokenize(predictor, texts: list[str], repeats: int) -> tuple[float, float]:
     return _timed(lambda: predictor.encode(texts), repeats)
 
 
-def engine_tokenize(predictor, texts: list[str], repeats: int) -> tuple[float, float]:
-    """(wall s, CPU s) of the engine's tokenization (same ids, fast path for ASCII texts)."""
-    from scoring.encoding import FastEncoder
-
-    enc = FastEncoder.for_predictor(predictor)
-    return _timed(lambda: enc.encode(texts), repeats)
-
-
 def engine_runner(model: Path, inp: Path, out: Path, batch_size: int, threads: int):
     """A function running the local engine end to end (file in, file out)."""
     from scoring.job import ScoreConfig, run_job
@@ -177,7 +169,6 @@ def run_batch_bench(model: str | Path = DEFAULT_MODEL, texts: list[str] | None =
                              engine_runner(model, inp, root / "out.csv", batch_size, threads),
                              repeats)
         _, tok_cpu = tokenize(predictor, texts, repeats)
-        _, fast_cpu = engine_tokenize(predictor, texts, repeats)
         memory = {}
         for scale in scales:
             src = inp if scale == 1 else write_input(root / f"x{scale}.csv", texts, scale)
@@ -192,7 +183,6 @@ def run_batch_bench(model: str | Path = DEFAULT_MODEL, texts: list[str] | None =
             "raw_ort_cpu_s": round(raw_cpu, 3), "engine_cpu_s": round(eng_cpu, 3),
             "tokenize_cpu_s": round(tok_cpu, 3), "engine_cpu_vs_raw": round(raw_cpu / eng_cpu, 3),
             "tokenize_share": round(tok_cpu / (tok_cpu + raw_cpu), 3),
-            "engine_tokenize_cpu_s": round(fast_cpu, 3),
             "loadavg": [round(load_before, 2), round(os.getloadavg()[0], 2)],
             "memory": memory, "rss_growth": round(peaks[-1] / peaks[0], 3)}
 
@@ -219,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"CPU seconds: raw {res['raw_ort_cpu_s']}, engine {res['engine_cpu_s']} (inference "
           f"is {res['engine_cpu_vs_raw']:.0%} of the engine's CPU); tokenization "
           f"{res['tokenize_cpu_s']} with tokenizer.json ({res['tokenize_share']:.0%} of "
-          f"tokenize+infer), {res['engine_tokenize_cpu_s']} in the engine; load {res['loadavg']}")
+          f"tokenize+infer); load {res['loadavg']}")
     for scale, m in res["memory"].items():
         print(f"{scale:>4}: {m['rows']:>8} rows  peak RSS {m['peak_rss_mib']:>7.1f} MiB  "
               f"{m['rows_per_s']} rows/s")

@@ -2,9 +2,10 @@
 
 Three threads. A reader thread reads, validates, tokenizes and pads window after window (a few
 windows ahead), so the main thread does nothing but ``session.run`` on ready-made batches; a
-writer thread formats finished parts and publishes them. onnxruntime and file I/O release the
-GIL, so the model keeps one core while the rest runs on the other; the reader's Python work
-(parsing, the fast tokenizer) holds the GIL in short slices (see ``run_local``). Within a part,
+writer thread formats finished parts and publishes them. onnxruntime, the bundle's tokenizer
+(tokenizer.json, run single-threaded: see ``run_local``) and file I/O release the GIL, so the
+model keeps one core while tokenizing runs on the other; the reader's Python work (parsing,
+padding) holds the GIL in short slices. Within a part,
 valid rows are scored in windows of ``window`` rows, each cut into the micro-batches of
 ``Predictor.predict_seqs`` (sorted by token length, padded to the longest, input order restored).
 Part and window boundaries depend only on the input and the options, so every run (a resumed one,
@@ -14,6 +15,7 @@ or the Ray engine) forms the same batches and writes the same bytes.
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import sys
 import threading
@@ -25,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from scoring.encoding import FastEncoder
 from scoring.rows import Row
 from scoring.writers import OutputFormat, write_rejected
-from service.runtime import PAD_ID
+from service.runtime import PAD_ID, encode_texts, load_tokenizer
 
 _DONE = object()
 SWITCH_INTERVAL_S = 0.0001  # see run_local
+PARALLELISM_ENV = "TOKENIZERS_PARALLELISM"
 
 
 @dataclass
@@ -164,14 +166,15 @@ def part_windows(rows: Iterable[Row], part_rows: int, skip: int,
 def prepared_windows(ctx: Any, predictor: Future) -> Iterator[Window]:
     """Every remaining window of the job, tokenized and padded (runs in the reader thread).
 
-    Reading and fast-tokenizing the first window need only tokenizer.json, so they overlap with
+    Reading and tokenizing the first window need only tokenizer.json, so they overlap with
     loading the onnxruntime session (``predictor``, which releases the GIL while it loads).
     """
     opts, max_len = ctx.options, ctx.bundle.max_tokens
-    encode = FastEncoder(ctx.bundle.tokenizer_path, max_len, predictor.result).encode
+    tokenizer = load_tokenizer(ctx.bundle.tokenizer_path)
     spans = part_windows(ctx.reader.rows(), opts.part_rows, ctx.skip_rows, opts.window)
     for part, start, n, last in spans:
-        seqs = encode([r.text for r in part.valid[start:start + n]]) if n else []
+        texts = [r.text for r in part.valid[start:start + n]]
+        seqs = encode_texts(tokenizer, texts, max_len) if n else []
         dtype = predictor.result().input_dtype
         yield Window(part, start, n, plan_batches(seqs, opts.batch_size, max_len, dtype), last)
 
@@ -183,16 +186,23 @@ def run_local(ctx: Any, load_predictor: Callable[[], Any] | None = None) -> None
     thread publishes finished parts (in order: one worker, FIFO); that thread first loads the
     Predictor (``load_predictor()``, unless ``ctx.predictor`` is set) while the reader starts.
     While the job runs, Python's GIL switch interval is lowered: each ``session.run`` returns
-    needing the GIL, and with the default 5 ms a reader busy in Python (tokenizing) made it wait
-    up to 5 ms per batch. Measured from the thread's schedstat per 12.8k rows: ~0.19 s asleep
-    at 5 ms, ~0.07-0.11 s at 0.5 ms, ~0.03 s at 0.1 ms.
+    needing the GIL, and with the default 5 ms a reader busy in Python made it wait up to 5 ms
+    per batch (measured from the thread's schedstat per 12.8k rows: ~0.19 s asleep at 5 ms,
+    ~0.03 s at 0.1 ms). And the tokenizer runs single-threaded (``TOKENIZERS_PARALLELISM``):
+    its thread pool would compete with onnxruntime for the cores, while one tokenizing thread
+    already overlaps inference, since it releases the GIL.
     """
-    previous = sys.getswitchinterval()
-    sys.setswitchinterval(min(previous, SWITCH_INTERVAL_S))
+    previous = sys.getswitchinterval(), os.environ.get(PARALLELISM_ENV)
+    sys.setswitchinterval(min(previous[0], SWITCH_INTERVAL_S))
+    os.environ[PARALLELISM_ENV] = "false"  # read by the tokenizers library at every call
     try:
         _run_local(ctx, load_predictor)
     finally:
-        sys.setswitchinterval(previous)
+        sys.setswitchinterval(previous[0])
+        if previous[1] is None:
+            os.environ.pop(PARALLELISM_ENV, None)
+        else:
+            os.environ[PARALLELISM_ENV] = previous[1]
 
 
 def _run_local(ctx: Any, load_predictor: Callable[[], Any] | None) -> None:

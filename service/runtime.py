@@ -63,14 +63,26 @@ def pad_batch(seqs: list[list[int]], max_len: int, dtype: type = np.int64) -> np
     return out
 
 
+def load_tokenizer(path: str | Path) -> Tokenizer:
+    """A bundle's tokenizer.json, with padding off (batches are padded by ``pad_batch``)."""
+    tokenizer = Tokenizer.from_file(str(path))
+    tokenizer.no_padding()
+    return tokenizer
+
+
+def encode_texts(tokenizer: Tokenizer, texts: list[str], max_tokens: int) -> list[list[int]]:
+    """Token ids per text, truncated to ``max_tokens`` (tokenizer.json truncates already; this
+    guards bundles whose tokenizer does not). The one tokenization path of every consumer."""
+    return [e.ids[:max_tokens] for e in tokenizer.encode_batch(texts)]
+
+
 class Predictor:
     """Scores texts with a bundle's ONNX model; safe to call from one thread at a time per call."""
 
     def __init__(self, bundle: Bundle | str | Path, options: RuntimeOptions | None = None) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.options = options or RuntimeOptions()
-        self.tokenizer = Tokenizer.from_file(str(self.bundle.tokenizer_path))
-        self.tokenizer.no_padding()
+        self.tokenizer = load_tokenizer(self.bundle.tokenizer_path)
         try:
             self.session = ort.InferenceSession(str(self.bundle.model_path),
                                                 session_options(self.options),
@@ -85,7 +97,7 @@ class Predictor:
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids per text, truncated to ``max_tokens`` by tokenizer.json."""
-        return [e.ids[: self.max_tokens] for e in self.tokenizer.encode_batch(texts)]
+        return encode_texts(self.tokenizer, texts, self.max_tokens)
 
     def predict_ids(self, batch: np.ndarray) -> np.ndarray:
         """Class probabilities [n, classes] for a padded id matrix [n, time]."""

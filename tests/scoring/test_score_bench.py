@@ -21,7 +21,7 @@ def test_batch_bench_small(default_bundle: Path, tmp_path: Path) -> None:
     assert len(ratios) == 1 and res["engine_vs_raw"] == pytest.approx(ratios[0], abs=1e-3)
     assert res["engine_vs_raw"] == pytest.approx(
         res["engine_rows_per_s"] / res["raw_ort_rows_per_s"], rel=1e-2)
-    assert 0 < res["tokenize_share"] < 1 and res["engine_tokenize_cpu_s"] > 0
+    assert 0 < res["tokenize_share"] < 1
     assert [m["rows"] for m in res["memory"].values()] == [300, 600]
     # the child's own peak (VmHWM), not this test process's RSS inherited through fork
     assert all(50 < m["peak_rss_mib"] < 1024 for m in res["memory"].values())

@@ -1,6 +1,7 @@
 """The local engine's fast paths give exactly what the plain Predictor path gives.
 
-Fast ASCII tokenization vs tokenizer.json, pre-padded batches vs ``Predictor.predict_seqs``,
+Tokenizing in the reader thread (single-threaded tokenizer) vs ``Predictor.encode``, pre-padded
+batches vs ``Predictor.predict_seqs``,
 windows read ahead vs ``iter_parts`` + ``windows``, ``write_probs`` vs ``write_part``, and the
 whole pipelined job vs a sequential reference built from the plain Predictor calls.
 """
@@ -8,7 +9,6 @@ whole pipelined job vs a sequential reference built from the plain Predictor cal
 from __future__ import annotations
 
 import io
-import json
 import random
 import shutil
 import string
@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from scoring_testlib import make_texts, write_text_csv
 
-from scoring.encoding import FastEncoder
 from scoring.engine import iter_parts, part_windows, plan_batches, windows
 from scoring.job import ScoreConfig, run_job
 from scoring.rows import Row
@@ -38,26 +37,16 @@ def awkward_texts(n: int = 3000, seed: int = 1) -> list[str]:
     return texts + ["[UNK] and [PAD]", "[unk]", "[PAD]", "a[PAD]b", "Naïve CAFÉ", "x\x1cy\x1fz"]
 
 
-def test_fast_encoder_equals_tokenizer_json(predictor) -> None:
-    enc = FastEncoder.for_predictor(predictor)
-    assert enc.enabled is None  # not trusted before the probe
-    assert enc.encode(["probe"]) == predictor.encode(["probe"])
-    assert enc.enabled  # the shipped tokenizer qualifies for the fast path
-    pairs = [a + b for a in ASCII for b in ASCII]  # every ASCII character next to every other
-    for texts in (pairs, awkward_texts(), make_texts(500)):
-        assert enc.encode(texts) == predictor.encode(texts)
-    assert max(map(len, enc.encode(awkward_texts()))) == predictor.max_tokens
+def test_job_tokenization_equals_predictor_encode(predictor, monkeypatch) -> None:
+    """The engine's tokenizer (loaded on its own, run single-threaded) gives Predictor's ids."""
+    from scoring.engine import PARALLELISM_ENV
+    from service.runtime import encode_texts, load_tokenizer
 
-
-def test_fast_encoder_off_for_other_tokenizers(predictor, tmp_path: Path) -> None:
-    cfg = json.loads(predictor.bundle.tokenizer_path.read_text(encoding="utf-8"))
-    cfg["pre_tokenizer"] = {"type": "Whitespace"}  # digits no longer split: not the fast path
-    path = tmp_path / "tokenizer.json"
-    path.write_text(json.dumps(cfg), encoding="utf-8")
-    enc = FastEncoder(path, predictor.max_tokens, lambda: predictor)
-    assert enc.enabled is False
-    texts = ["abc123 def", "plain words"]
-    assert enc.encode(texts) == predictor.encode(texts)
+    monkeypatch.setenv(PARALLELISM_ENV, "false")
+    tokenizer = load_tokenizer(predictor.bundle.tokenizer_path)
+    for texts in (awkward_texts(), make_texts(500)):
+        assert encode_texts(tokenizer, texts, predictor.max_tokens) == predictor.encode(texts)
+    assert max(map(len, predictor.encode(awkward_texts()))) == predictor.max_tokens
 
 
 def test_plan_batches_are_predict_seqs_batches(predictor) -> None:
@@ -150,10 +139,10 @@ def test_reader_error_surfaces_and_leaves_no_output(tmp_path: Path, default_bund
 
     inp = write_text_csv(tmp_path / "in.csv", make_texts(200), ids=[str(i) for i in range(200)])
 
-    def broken(self, texts):
+    def broken(tokenizer, texts, max_tokens):
         raise RuntimeError("tokenizer exploded")
 
-    monkeypatch.setattr(engine.FastEncoder, "encode", broken)
+    monkeypatch.setattr(engine, "encode_texts", broken)
     with pytest.raises(RuntimeError, match="tokenizer exploded"):
         run_job(ScoreConfig(inp, tmp_path / "out.csv", model=default_bundle, id_column="id",
                             quiet=True, part_rows=50, window=20))
@@ -161,25 +150,30 @@ def test_reader_error_surfaces_and_leaves_no_output(tmp_path: Path, default_bund
     shutil.rmtree(tmp_path / "out.csv.parts")
 
 
-def test_switch_interval_lowered_during_the_job_only(tmp_path: Path, default_bundle: Path,
+def test_switch_interval_and_tokenizer_threads_set_during_the_job_only(tmp_path: Path,
+                                                                       default_bundle: Path,
                                                      monkeypatch) -> None:
+    import os
     import sys
 
+    from scoring.engine import PARALLELISM_ENV
     from service.runtime import Predictor
 
     seen = []
     real = Predictor.predict_ids
 
     def spy(self, batch):
-        seen.append(sys.getswitchinterval())
+        seen.append((sys.getswitchinterval(), os.environ.get(PARALLELISM_ENV)))
         return real(self, batch)
 
     monkeypatch.setattr(Predictor, "predict_ids", spy)
+    monkeypatch.delenv(PARALLELISM_ENV, raising=False)
     before = sys.getswitchinterval()
     inp = write_text_csv(tmp_path / "in.csv", make_texts(50))
     run_job(ScoreConfig(inp, tmp_path / "out.csv", model=default_bundle, quiet=True))
-    assert seen and max(seen) <= 0.0001 < before
-    assert sys.getswitchinterval() == before
+    assert seen and max(s for s, _ in seen) <= 0.0001 < before
+    assert {p for _, p in seen} == {"false"}  # single-threaded tokenizer during the job
+    assert sys.getswitchinterval() == before and PARALLELISM_ENV not in os.environ
 
 
 def test_model_that_fails_to_load_fails_the_job(tmp_path: Path, default_bundle: Path,
