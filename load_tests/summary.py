@@ -38,7 +38,7 @@ def run_block(run: dict) -> list[str]:
                       for k, v in run["by_size"].items())
     lines.append(f"by request size: {sizes}")
     mb = run["server"].get("mean_batch_texts", math.nan)
-    lines.append(f"server mean adaptive batch: {_fmt(mb)} texts per model call")
+    lines.append(f"server mean adaptive batch: {_fmt(mb)} requests per batch")
     reasons = run["steady"]["failure_reasons"] or run["client_all"]["failure_reasons"]
     if reasons:
         lines.append("failures: " + "; ".join(f"{n} x {r}" for r, n in reasons.items()))
