@@ -63,6 +63,16 @@ class Job:
     abandoned: bool = False  # its client got a 504 (or went away): stop at the next chunk
 
 
+def _call_hook(hook: Callable | None, *args: object) -> None:
+    """Run a metrics hook; a failing one is logged, never allowed to break serving."""
+    if hook is None:
+        return
+    try:
+        hook(*args)
+    except Exception:  # noqa: BLE001
+        log.exception("batcher metrics hook %r failed", hook)
+
+
 class Batcher:
     """Batches concurrent requests' texts into ``score`` calls run on one worker thread."""
 
@@ -134,6 +144,11 @@ class Batcher:
     def _start(self) -> None:
         """Start the batch and watchdog tasks once; wake both."""
         if not self._tasks or any(t.done() for t in self._tasks):
+            for task in self._tasks:  # one died (a bug): never leave a second runner behind
+                if task.done() and not task.cancelled() and task.exception() is not None:
+                    log.error("batcher task %s died: %r; restarting", task.get_name(),
+                              task.exception())
+                task.cancel()
             self._wakeup, self._watch_wakeup = asyncio.Event(), asyncio.Event()
             loop, ctx = asyncio.get_running_loop(), contextvars.Context()  # not the request's
             self._tasks = [loop.create_task(self._run(), name="batcher", context=ctx),
@@ -177,14 +192,12 @@ class Batcher:
             batch.append(job)
         self.queued_texts -= total
         self.running_texts = total
-        if self.on_batch is not None:
-            self.on_batch(len(batch), time.perf_counter() - batch[0].queued_at)
+        _call_hook(self.on_batch, len(batch), time.perf_counter() - batch[0].queued_at)
         self._report()
         return batch
 
     def _report(self) -> None:
-        if self.on_load is not None:
-            self.on_load(self.in_flight, self.queued_texts)
+        _call_hook(self.on_load, self.in_flight, self.queued_texts)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -160,3 +160,16 @@ def test_scoring_error_reaches_every_request_of_the_batch():
     results = run(go())
     assert all(isinstance(r, RuntimeError) for r in results)
     assert batcher.in_flight == 0
+
+
+def test_failing_metrics_hooks_do_not_break_serving():
+    def broken(*args):
+        raise RuntimeError("metrics down")
+
+    batcher = Batcher(Scorer(), BatcherConfig(), on_batch=broken, on_load=broken)
+
+    async def go():
+        return await asyncio.gather(*(batcher.submit([f"t{i}"]) for i in range(5)))
+
+    assert run(go()) == [[{"text": f"t{i}"}] for i in range(5)]
+    assert batcher.in_flight == 0
