@@ -8,6 +8,7 @@ and wraps 4xx error bodies in a list. This gate answers every client mistake its
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -25,6 +26,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 TEXTS_KEY = "sentiment.texts"
+DRAIN_MAX_BYTES = 8 * 1024 * 1024  # most bytes of a rejected body read and discarded
+DRAIN_IDLE_S = 0.1  # stop draining when the client pauses this long
 BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON_TYPES = frozenset({"application/json"})
 
@@ -70,12 +73,29 @@ def check_content_type(scope: Scope) -> None:
                            "is accepted")
 
 
+async def drain(receive: Receive, budget: int) -> None:
+    """Read and discard what the client is still sending of a rejected body (at most ``budget``
+    bytes, stopping when it pauses DRAIN_IDLE_S). Closing a connection with unread bytes makes
+    the kernel send a reset, and a client still writing its body then loses our 413 (seen once
+    in 100 1 MB requests); this is nginx's lingering close, bounded."""
+    while budget > 0:
+        try:
+            message = await asyncio.wait_for(receive(), DRAIN_IDLE_S)
+        except TimeoutError:
+            return
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            return
+        budget -= len(message.get("body", b""))
+
+
 async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
     """The whole request body, counting streamed bytes (413 past ``limit``)."""
     declared = header(scope, b"content-length")
     too_big = RequestError(413, f"request body exceeds the limit of {limit} bytes",
                            limit="max_body_bytes", max=limit)
     if declared is not None and declared.isdigit() and int(declared) > limit:
+        if int(declared) <= DRAIN_MAX_BYTES:
+            await drain(receive, int(declared))
         raise too_big
     chunks, size = [], 0
     while True:
@@ -85,6 +105,8 @@ async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
+            if message.get("more_body", False):
+                await drain(receive, DRAIN_MAX_BYTES)
             raise too_big
         chunks.append(chunk)
         if not message.get("more_body", False):
