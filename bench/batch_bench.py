@@ -66,8 +66,8 @@ def raw_ort_runner(predictor, texts: list[str], batch_size: int):
     from service.runtime import pad_batch
 
     seqs = sorted(predictor.encode(texts), key=len)
-    batches = [pad_batch(seqs[k:k + batch_size], predictor.max_tokens).astype(
-        predictor.input_dtype) for k in range(0, len(seqs), batch_size)]
+    batches = [pad_batch(seqs[k:k + batch_size], predictor.max_tokens, predictor.input_dtype)
+               for k in range(0, len(seqs), batch_size)]
     session, name = predictor.session, predictor.input_name
 
     def run() -> None:

@@ -29,7 +29,7 @@ import numpy as np
 
 from scoring.rows import Row
 from scoring.writers import OutputFormat, write_rejected
-from service.runtime import PAD_ID, encode_texts, load_tokenizer
+from service.runtime import Batch, encode_texts, length_batches, load_tokenizer
 
 _DONE = object()
 SWITCH_INTERVAL_S = 0.0001  # see run_local
@@ -93,40 +93,6 @@ def prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
         stop.set()
 
 
-def publish_part(ctx: Any, part: Part, results: list[dict]) -> None:
-    """Write one part's scored and rejected rows through the work directory."""
-    scored = [(r.rid, res) for r, res in zip(part.valid, results, strict=True)]
-    rejected = [r for r in part.rows if r.reason is not None]
-    fmt: OutputFormat = ctx.out_format
-    ctx.workdir.publish(len(part.rows), len(scored), lambda fh: fmt.write_part(scored, fh),
-                        lambda fh: write_rejected(rejected, fh), ctx.part_suffix)
-    ctx.progress.update(len(part.rows), ctx.reader.bytes_read())
-
-
-Batch = tuple[np.ndarray, np.ndarray]  # (row positions within the window, padded ids)
-
-
-def plan_batches(seqs: list[list[int]], batch_size: int, max_len: int, dtype: Any) -> list[Batch]:
-    """``Predictor.predict_seqs``'s micro-batches, padded ahead of time in the model's dtype.
-
-    Same stable sort by length, same chunks, same right-padding with ``PAD_ID`` to the longest
-    member (at least 1, at most ``max_len``), so the model sees the very same matrices; the ids are
-    written in one vectorized step instead of a Python loop per row, straight into ``dtype``.
-    """
-    lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
-    order = np.argsort(lens, kind="stable")
-    out: list[Batch] = []
-    for k in range(0, len(seqs), batch_size):
-        idx = order[k:k + batch_size]
-        width = int(min(max_len, max(1, lens[idx].max())))
-        kept = np.minimum(lens[idx], width)
-        ids = np.full((len(idx), width), PAD_ID, dtype=dtype)
-        flat = itertools.chain.from_iterable(seqs[i][:width] for i in idx.tolist())
-        ids[np.arange(width) < kept[:, None]] = np.fromiter(flat, dtype=dtype, count=kept.sum())
-        out.append((idx, ids))
-    return out
-
-
 @dataclass
 class Window:
     """Valid rows ``[start, start + n)`` of a part, tokenized and cut into padded batches."""
@@ -176,7 +142,7 @@ def prepared_windows(ctx: Any, predictor: Future) -> Iterator[Window]:
         texts = [r.text for r in part.valid[start:start + n]]
         seqs = encode_texts(tokenizer, texts, max_len) if n else []
         dtype = predictor.result().input_dtype
-        yield Window(part, start, n, plan_batches(seqs, opts.batch_size, max_len, dtype), last)
+        yield Window(part, start, n, length_batches(seqs, opts.batch_size, max_len, dtype), last)
 
 
 def run_local(ctx: Any, load_predictor: Callable[[], Any] | None = None) -> None:
@@ -234,6 +200,12 @@ def _run_local(ctx: Any, load_predictor: Callable[[], Any] | None) -> None:
 def write_part(ctx: Any, part: Part, chunks: list[np.ndarray]) -> None:
     """Join a part's window probabilities and publish it (runs in the writer thread)."""
     part.probs = np.concatenate(chunks)  # every part has a last window, so chunks is not empty
+    publish_part(ctx, part)
+
+
+def publish_part(ctx: Any, part: Part) -> None:
+    """Write one part's scored rows (``part.probs``) and rejected rows through the work
+    directory (both engines)."""
     ids = [r.rid for r in part.valid]
     rejected = [r for r in part.rows if r.reason is not None]
     fmt: OutputFormat = ctx.out_format

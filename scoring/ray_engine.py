@@ -144,7 +144,7 @@ def _publish_ready(ctx: Any, wave: list[Part], pending: list[int], head: int) ->
     """Publish consecutive finished parts from ``head``; returns the new head."""
     while head < len(wave) and pending[head] == 0:
         part = wave[head]
-        publish_part(ctx, part, ctx.predictor.to_results(part.probs))
+        publish_part(ctx, part)
         wave[head] = Part([])  # release the rows
         head += 1
     return head

@@ -21,8 +21,6 @@ import numpy as np
 
 from scoring.rows import Row
 
-Scored = tuple[Any, dict]  # (id, {"label", "score", "scores"}) as from Predictor.to_results
-
 
 class OutputFormat:
     """CSV or JSONL output: parts are byte strings, the final file is header + parts."""
@@ -34,27 +32,11 @@ class OutputFormat:
     def columns(self) -> list[str]:
         return ["id", "label", "score", *[f"score_{lab}" for lab in self.labels], "model_version"]
 
-    def _flat(self, rid: Any, res: dict) -> list:
-        return [rid, res["label"], res["score"], *[res["scores"][lab] for lab in self.labels],
-                self.version]
-
-    def write_part(self, rows: list[Scored], fh: BinaryIO) -> None:
-        """Write one part's scored rows (no header)."""
-        if self.fmt == "csv":
-            buf = io.StringIO()
-            writer = csv.writer(buf, lineterminator="\n")
-            writer.writerows(self._flat(rid, res) for rid, res in rows)
-            fh.write(buf.getvalue().encode("utf-8"))
-            return
-        lines = (json.dumps({"id": rid, **res, "model_version": self.version},
-                            ensure_ascii=False) + "\n" for rid, res in rows)
-        fh.write("".join(lines).encode("utf-8"))
-
     def write_probs(self, ids: list, probs: np.ndarray, fh: BinaryIO) -> None:
-        """``write_part`` for ``Predictor.to_results(probs)``, same bytes, without a dict per row.
+        """Write one part's rows (no header) from their probabilities, without a dict per row.
 
-        The label is the first arg-max (as in ``to_results``) and every score is the float32 value
-        as a Python float, so the text is exactly what ``write_part`` writes.
+        The label is the first arg-max and every score the float32 value as a Python float, so
+        the text equals formatting ``Predictor.to_results(probs)`` (tested).
         """
         best = np.argmax(probs, axis=1).tolist()
         labels, version = self.labels, self.version
@@ -93,16 +75,8 @@ class ParquetFormat(OutputFormat):
         fields += [(f"score_{lab}", pa.float64()) for lab in self.labels]
         return pa.schema(fields + [("model_version", pa.string())])
 
-    def write_part(self, rows: list[Scored], fh: BinaryIO) -> None:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        flat = [self._flat(rid if self.numeric_ids else str(rid), res) for rid, res in rows]
-        cols = list(zip(*flat, strict=True)) if flat else [[] for _ in self.columns]
-        pq.write_table(pa.table([list(c) for c in cols], schema=self._schema()), fh)
-
     def write_probs(self, ids: list, probs: np.ndarray, fh: BinaryIO) -> None:
-        """``write_part`` for ``Predictor.to_results(probs)``, built column by column."""
+        """One part as a Parquet file, built column by column."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 

@@ -7,6 +7,7 @@ are truncated to the bundle's ``max_tokens`` by the tokenizer's own saved trunca
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,13 +55,27 @@ def session_options(opts: RuntimeOptions) -> ort.SessionOptions:
 
 def pad_batch(seqs: list[list[int]], max_len: int, dtype: type = np.int64) -> np.ndarray:
     """Right-pad with ``PAD_ID`` to the longest member (at least 1, at most ``max_len``), built
-    directly in the model's id dtype (no cast copy on the hot path)."""
-    width = min(max_len, max(1, max((len(s) for s in seqs), default=1)))
+    directly in the model's id dtype; the ids are written in one vectorized step."""
+    lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    width = int(min(max_len, max(1, lens.max(initial=0))))
+    kept = np.minimum(lens, width)
     out = np.full((len(seqs), width), PAD_ID, dtype=dtype)
-    for i, s in enumerate(seqs):
-        n = min(len(s), width)
-        out[i, :n] = s[:n]
+    flat = itertools.chain.from_iterable(s[:width] for s in seqs)
+    out[np.arange(width) < kept[:, None]] = np.fromiter(flat, dtype=dtype, count=int(kept.sum()))
     return out
+
+
+Batch = tuple[np.ndarray, np.ndarray]  # (positions of the rows in the input, padded ids)
+
+
+def length_batches(seqs: list[list[int]], batch_size: int, max_len: int,
+                   dtype: type = np.int64) -> list[Batch]:
+    """The micro-batches every consumer scores: stable sort by token length, chunks of
+    ``batch_size``, each padded to its longest member by ``pad_batch``."""
+    lens = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+    order = np.argsort(lens, kind="stable")
+    chunks = (order[k:k + batch_size] for k in range(0, len(seqs), batch_size))
+    return [(idx, pad_batch([seqs[i] for i in idx.tolist()], max_len, dtype)) for idx in chunks]
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
@@ -107,11 +122,8 @@ class Predictor:
     def predict_seqs(self, seqs: list[list[int]], batch_size: int = 64) -> np.ndarray:
         """Probabilities for token sequences, batched by similar length, in input order."""
         out = np.empty((len(seqs), len(self.labels)), dtype=np.float32)
-        order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-        for k in range(0, len(order), batch_size):
-            idx = order[k:k + batch_size]
-            batch = pad_batch([seqs[i] for i in idx], self.max_tokens, self.input_dtype)
-            out[idx] = self.predict_ids(batch)
+        for idx, ids in length_batches(seqs, batch_size, self.max_tokens, self.input_dtype):
+            out[idx] = self.predict_ids(ids)
         return out
 
     def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import io
+import json
 import random
 from pathlib import Path
 
@@ -38,3 +40,25 @@ BAD_CSV = (b'id,text,extra\n' b'a,good one,x\n' b'b,"multi\nline",x\n' b'\n' b'c
 BAD_CSV_GOOD = [(2, "a", "good one"), (3, "b", "multi\nline"), (11, "g", "last, fine")]
 BAD_CSV_REJECTED = {6: "empty text", 7: "empty text", 8: "malformed CSV", 9: "undecodable",
                     10: "missing id"}
+
+
+def write_results(out, rows: list[tuple], fh) -> None:
+    """Reference formatter: one part from ``(id, Predictor.to_results row)`` pairs, dict by dict,
+    in ``out``'s format (the oracle the engine's array-based ``write_probs`` is checked against)."""
+    flat = [[rid, res["label"], res["score"], *[res["scores"][lab] for lab in out.labels],
+             out.version] for rid, res in rows]
+    if out.fmt == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        for row in flat:
+            row[0] = row[0] if out.numeric_ids else str(row[0])
+        cols = list(zip(*flat, strict=True)) if flat else [[] for _ in out.columns]
+        pq.write_table(pa.table([list(c) for c in cols], schema=out._schema()), fh)
+    elif out.fmt == "csv":
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(flat)
+        fh.write(buf.getvalue().encode("utf-8"))
+    else:
+        fh.write("".join(json.dumps({"id": rid, **res, "model_version": out.version},
+                                    ensure_ascii=False) + "\n" for rid, res in rows).encode())

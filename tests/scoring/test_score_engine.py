@@ -1,9 +1,9 @@
 """The local engine's fast paths give exactly what the plain Predictor path gives.
 
 Tokenizing in the reader thread (single-threaded tokenizer) vs ``Predictor.encode``, pre-padded
-batches vs ``Predictor.predict_seqs``,
-windows read ahead vs ``iter_parts`` + ``windows``, ``write_probs`` vs ``write_part``, and the
-whole pipelined job vs a sequential reference built from the plain Predictor calls.
+batches vs ``Predictor.predict_seqs``, windows read ahead vs ``iter_parts`` + ``windows``,
+``write_probs`` vs a dict-based reference formatter, and the whole pipelined job vs a sequential
+reference built from the plain Predictor calls.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scoring_testlib import make_texts, write_text_csv
+from scoring_testlib import make_texts, write_results, write_text_csv
 
-from scoring.engine import iter_parts, part_windows, plan_batches, windows
+from scoring.engine import iter_parts, part_windows, windows
 from scoring.job import ScoreConfig, run_job
 from scoring.rows import Row
 from scoring.writers import output_format
-from service.runtime import pad_batch
+from service.runtime import length_batches, pad_batch
 
 ASCII = [chr(i) for i in range(128)]
 
@@ -49,11 +49,11 @@ def test_job_tokenization_equals_predictor_encode(predictor, monkeypatch) -> Non
     assert max(map(len, predictor.encode(awkward_texts()))) == predictor.max_tokens
 
 
-def test_plan_batches_are_predict_seqs_batches(predictor) -> None:
+def test_length_batches_are_predict_seqs_batches(predictor) -> None:
     seqs = predictor.encode(make_texts(333, seed=2) + ["", "x"])
     seqs[5] = []  # an empty sequence pads to width 1, as in pad_batch
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    plan = plan_batches(seqs, 32, predictor.max_tokens, predictor.input_dtype)
+    plan = length_batches(seqs, 32, predictor.max_tokens, predictor.input_dtype)
     assert len(plan) == -(-len(seqs) // 32)
     for k, (idx, ids) in enumerate(plan):
         want = order[k * 32:(k + 1) * 32]
@@ -64,7 +64,7 @@ def test_plan_batches_are_predict_seqs_batches(predictor) -> None:
     for idx, ids in plan:
         probs[idx] = predictor.predict_ids(ids)
     assert np.array_equal(probs, predictor.predict_seqs(seqs, 32))  # bit for bit
-    assert plan_batches([], 32, predictor.max_tokens, predictor.input_dtype) == []
+    assert length_batches([], 32, predictor.max_tokens, predictor.input_dtype) == []
 
 
 @pytest.mark.parametrize("part_rows,window,skip", [(10, 3, 0), (12, 4, 0), (7, 50, 5), (5, 1, 3)])
@@ -89,7 +89,7 @@ def test_part_windows_match_iter_parts(part_rows: int, window: int, skip: int) -
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
 @pytest.mark.parametrize("numeric_ids", [True, False])
-def test_write_probs_equals_write_part(predictor, fmt: str, numeric_ids: bool) -> None:
+def test_write_probs_equals_reference_formatter(predictor, fmt: str, numeric_ids: bool) -> None:
     rng = np.random.default_rng(0)
     probs = rng.random((50, len(predictor.labels)), dtype=np.float32)
     probs[3] = probs[3, 0]  # a tie: the first label wins, as in to_results
@@ -97,7 +97,7 @@ def test_write_probs_equals_write_part(predictor, fmt: str, numeric_ids: bool) -
     out = output_format(fmt, predictor.labels, "v1", numeric_ids)
     for p, i in ((probs, ids), (probs[:0], [])):
         a, b = io.BytesIO(), io.BytesIO()
-        out.write_part(list(zip(i, predictor.to_results(p), strict=True)), a)
+        write_results(out, list(zip(i, predictor.to_results(p), strict=True)), a)
         out.write_probs(i, p, b)
         assert a.getvalue() == b.getvalue()
 
@@ -115,8 +115,8 @@ def _sequential_reference(inp: Path, predictor, opts: dict) -> bytes:
             texts = [r.text for r in part.valid[start:stop]]
             probs = predictor.predict_seqs(predictor.encode(texts), opts["batch_size"])
             results = predictor.to_results(probs)
-            out.write_part([(r.rid, res) for r, res in zip(part.valid[start:stop], results,
-                                                          strict=True)], buf)
+            write_results(out, [(r.rid, res) for r, res in zip(part.valid[start:stop], results,
+                                                              strict=True)], buf)
     return buf.getvalue()
 
 
