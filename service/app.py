@@ -15,7 +15,6 @@ import logging
 import os
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import bentoml
 from bentoml.exceptions import ServiceUnavailable
@@ -89,8 +88,7 @@ def full_batch_cost(predictor: Predictor, size: int, rounds: int = 3) -> float:
 
 def late_freeze(batches: int) -> None:
     """Freeze again without collecting (O(1)): BentoML builds its server after __init__ and the
-    first requests import more; left young, those ~100k objects made each worker's first full
-    collections stall requests for 150-700 ms (measured on a loaded machine)."""
+    first requests import and build more long-lived objects; frozen, full collections skip them."""
     gc.freeze()
     log.info("gc.freeze() after %d batch(es): %d objects frozen in all", batches,
              gc.get_freeze_count())
@@ -136,7 +134,6 @@ class SentimentService:
         self.predictor = load_predictor_or_exit(SETTINGS, worker=True)
         self.summary = model_summary(self.predictor, SETTINGS)
         PredictOutput.bind(self.predictor.bundle.name, self.predictor.bundle.version)
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")
         self.batcher = Batcher(self._score, BatcherConfig(
             max_batch_texts=SETTINGS.max_batch_size, max_wait_s=SETTINGS.max_latency_ms / 1000,
             timeout_s=SETTINGS.timeout_s, max_in_flight=SETTINGS.worker_concurrency(),
@@ -171,7 +168,7 @@ class SentimentService:
         async def predict(self, texts: list[str]) -> list[dict]:
             """Score texts: {"texts": [...]} or {"text": "..."} -> one result per text."""
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.executor, self._score, texts)
+            return await loop.run_in_executor(self.batcher.executor, self._score, texts)
     else:
         @bentoml.api(route="/predict", input_spec=PredictInput, output_spec=PredictOutput)
         async def predict(self, texts: list[str]) -> list[dict] | Rejected:
@@ -185,4 +182,5 @@ class SentimentService:
 
 SentimentService.mount_asgi_app(extra_routes, path="/")
 SentimentService.add_asgi_middleware(RequestGate, limits=LIMITS,
-                                     api_key=SETTINGS.api_key_bytes())
+                                     api_key=SETTINGS.api_key_bytes(),
+                                     explain_503=SETTINGS.batcher == "bentoml")

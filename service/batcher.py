@@ -86,7 +86,6 @@ class Batcher:
         self.cost_per_text_s = config.cost_per_text_s
         self.queue: deque[Job] = deque()
         self.queued_texts = 0
-        self.running_texts = 0
         self.in_flight = 0
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")
         self.waiting: deque[Job] = deque()  # clients still waiting, in deadline order
@@ -191,7 +190,6 @@ class Batcher:
             total += len(job.texts)
             batch.append(job)
         self.queued_texts -= total
-        self.running_texts = total
         _call_hook(self.on_batch, len(batch), time.perf_counter() - batch[0].queued_at)
         self._report()
         return batch
@@ -234,10 +232,9 @@ class Batcher:
 
     def _finish(self, batch: list[Job], results: list, seconds: float) -> None:
         """Answer the batch's requests, free their slots, learn the cost of a full batch."""
-        texts = self.running_texts
+        texts = sum(len(job.texts) for job in batch)
         if texts >= self.config.max_batch_texts // 2 and all(isinstance(r, list) for r in results):
             self.cost_per_text_s += EMA_WEIGHT * (seconds / texts - self.cost_per_text_s)
-        self.running_texts = 0
         for job, result in zip(batch, results, strict=True):
             job.state = "done"
             self.in_flight -= 1

@@ -163,10 +163,9 @@ def explain_overload(send: Send) -> Send:
     state = {"overloaded": False}
 
     async def _send(message: Message) -> None:
-        if message["type"] == "http.response.start" and message["status"] == 503 and not any(
-                k.lower() == b"retry-after" for k, _ in message.get("headers", ())):
-            state["overloaded"] = True  # BentoML's dispatcher shed it (service.batcher's
-            return                      # 503s say why and carry Retry-After already)
+        if message["type"] == "http.response.start" and message["status"] == 503:
+            state["overloaded"] = True
+            return
         if state["overloaded"] and message["type"] == "http.response.body":
             if not message.get("more_body", False):
                 await send_json(send, 503, OVERLOADED, [(b"retry-after", b"1")])
@@ -181,8 +180,11 @@ class RequestGate:
 
     def __init__(self, app: ASGIApp, *, limits: Limits, api_key: bytes | None = None,
                  protected: tuple[str, ...] = ("/predict", "/model"),
-                 predict_path: str = "/predict") -> None:
+                 predict_path: str = "/predict", explain_503: bool = False) -> None:
+        """``explain_503``: rewrite the generic 503s of BentoML's dispatcher (batcher=bentoml);
+        service.batcher's own 503s already say why."""
         self.app = app
+        self.explain_503 = explain_503
         self.limits = limits
         self.api_key = api_key
         self.protected = frozenset(protected)
@@ -200,7 +202,7 @@ class RequestGate:
             return
         except BodyTooLarge:
             return  # the client went away mid-body: nobody to answer
-        if scope.get("path") == self.predict_path:
+        if self.explain_503 and scope.get("path") == self.predict_path:
             send = explain_overload(send)
         await self.app(scope, receive, send if scope.get("method") == "HEAD" else json_errors(send))
 
