@@ -15,7 +15,6 @@ import json
 import logging
 import os
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +22,7 @@ import onnx
 
 from bench.model_timing import make_batches, ort_session
 from bench.plain_bundle import cache_root
+from bench.report import library_versions
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -79,12 +79,7 @@ def prepare(bundle: Path) -> Prepared:
 
 def export_key(cell: str, dims: dict, vocab: int, labels: int) -> str:
     """A digest of everything the exports of one seeded model depend on."""
-    versions = {}
-    for lib in KEY_LIBS:
-        try:
-            versions[lib] = metadata.version(lib)
-        except metadata.PackageNotFoundError:
-            versions[lib] = None
+    versions = library_versions(KEY_LIBS)
     code = {p: hashlib.sha256((REPO_ROOT / p).read_bytes()).hexdigest() for p in KEY_SOURCES}
     blob = json.dumps({"cell": cell, "dims": dims, "vocab": vocab, "labels": labels,
                        "weights": WEIGHTS, "libs": versions, "code": code}, sort_keys=True)

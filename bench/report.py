@@ -11,7 +11,19 @@ import json
 import os
 import re
 import tempfile
+from importlib import metadata
 from pathlib import Path
+
+
+def library_versions(libs: tuple[str, ...] | list[str]) -> dict[str, str | None]:
+    """Installed version of each distribution (None when absent), for results and cache keys."""
+    versions: dict[str, str | None] = {}
+    for lib in libs:
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            versions[lib] = None
+    return versions
 
 
 def _fmt(x: float | None, spec: str = ".1f") -> str:

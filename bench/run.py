@@ -20,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
-from importlib import metadata
 from pathlib import Path
 
 from bench import report
@@ -55,14 +54,8 @@ class BenchOptions:
 
 def machine() -> dict:
     """CPU count, load average and library versions, recorded next to every figure."""
-    versions = {}
-    for lib in LIBS:
-        try:
-            versions[lib] = metadata.version(lib)
-        except metadata.PackageNotFoundError:
-            versions[lib] = None
     return {"cpus": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "libraries": versions}
+            "platform": platform.platform(), "libraries": report.library_versions(LIBS)}
 
 
 def run_model(opts: BenchOptions, shared: dict) -> dict:
