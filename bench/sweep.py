@@ -39,6 +39,10 @@ CONFIGS: dict[str, dict[str, str]] = {
     "max_latency_ms=20": {"SENTIMENT_MAX_LATENCY_MS": "20"},
     "max_latency_ms=500": {"SENTIMENT_MAX_LATENCY_MS": "500"},
     "max_latency_ms=1000": {"SENTIMENT_MAX_LATENCY_MS": "1000"},
+    "inline_max_texts=0": {"SENTIMENT_INLINE_MAX_TEXTS": "0"},
+    "inline_max_texts=1": {"SENTIMENT_INLINE_MAX_TEXTS": "1"},
+    "inline_max_texts=32": {"SENTIMENT_INLINE_MAX_TEXTS": "32"},
+    "tokenizer threads on": {"TOKENIZERS_PARALLELISM": "true"},
 }
 BASE_ENV = {"SENTIMENT_ACCESS_LOG": "false"}
 

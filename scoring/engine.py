@@ -33,6 +33,11 @@ from service.runtime import Batch, encode_texts, length_batches, load_tokenizer
 
 _DONE = object()
 SWITCH_INTERVAL_S = 0.0001  # see run_local
+# Each part's windows ramp up: the first is at most this many rows, each next one twice the last,
+# up to the window size. Inference then starts once a few hundred rows are read and tokenized
+# instead of a whole window (~0.15 s of a 12.8k-row job's ~1.8 s), and the reader, tokenizing a
+# window while the model scores the ones before, never falls behind on the way up.
+FIRST_WINDOW = 256
 PARALLELISM_ENV = "TOKENIZERS_PARALLELISM"
 
 
@@ -55,8 +60,18 @@ def iter_parts(rows: Iterable[Row], part_rows: int, skip: int) -> Iterator[Part]
 
 
 def windows(n: int, size: int) -> list[tuple[int, int]]:
-    """[start, stop) bounds of consecutive windows covering ``n`` rows."""
-    return [(s, min(n, s + size)) for s in range(0, n, size)]
+    """[start, stop) bounds of consecutive windows covering a part's ``n`` valid rows, their
+    widths ramping up from ``FIRST_WINDOW`` to ``size`` (see ``next_width``)."""
+    bounds, start, width = [], 0, next_width(0, size)
+    while start < n:
+        bounds.append((start, min(n, start + width)))
+        start, width = start + width, next_width(width, size)
+    return bounds
+
+
+def next_width(width: int, size: int) -> int:
+    """The width of a part's next window after one of ``width`` rows (0: the first window)."""
+    return min(size, 2 * width if width else FIRST_WINDOW)
 
 
 def prefetch(items: Iterator[Any], depth: int = 2) -> Iterator[Any]:
@@ -110,20 +125,20 @@ def part_windows(rows: Iterable[Row], part_rows: int, skip: int,
 
     The same parts as ``iter_parts`` and the same windows as ``windows(len(part.valid), window)``
     (a part whose valid rows fill its windows exactly gets one more, empty, last window), but the
-    first window is ready after ``window`` valid rows instead of a whole part.
+    each window is ready as soon as its rows are read instead of after a whole part.
     """
     it = iter(rows)
     for _ in itertools.islice(it, skip):
         pass
     while True:
-        part, start = Part([]), 0
+        part, start, width = Part([]), 0, next_width(0, window)
         for row in itertools.islice(it, part_rows):
             part.rows.append(row)
             if row.reason is None:
                 part.valid.append(row)
-                if len(part.valid) - start == window:
-                    yield part, start, window, False
-                    start += window
+                if len(part.valid) - start == width:
+                    yield part, start, width, False
+                    start, width = start + width, next_width(width, window)
         if not part.rows:
             return
         yield part, start, len(part.valid) - start, True

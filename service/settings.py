@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     max_batch_size: int = Field(32, ge=2, le=4096, description="adaptive batching: most texts "
                                 "scored in one onnxruntime call (CPU per text stops falling "
                                 "at ~32 for the shipped model)")
+    inline_max_texts: int = Field(8, ge=0, le=4096, description="inline batcher: batches of at "
+                                  "most this many texts run on the event loop itself instead of "
+                                  "the onnxruntime thread (no thread hop); 0: always the thread")
     max_latency_ms: int = Field(500, ge=10, le=600_000, description="load shedding: new "
                                 "requests get 503 while the oldest queued one has waited longer, "
                                 "or the queued texts would take longer (keep it below timeout_s); "

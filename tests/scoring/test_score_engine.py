@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from scoring_testlib import make_texts, write_results, write_text_csv
 
+import scoring.engine as engine_mod
 from scoring.engine import iter_parts, part_windows, windows
 from scoring.job import ScoreConfig, run_job
 from scoring.rows import Row
@@ -67,8 +68,19 @@ def test_length_batches_are_predict_seqs_batches(predictor) -> None:
     assert length_batches([], 32, predictor.max_tokens, predictor.input_dtype) == []
 
 
-@pytest.mark.parametrize("part_rows,window,skip", [(10, 3, 0), (12, 4, 0), (7, 50, 5), (5, 1, 3)])
-def test_part_windows_match_iter_parts(part_rows: int, window: int, skip: int) -> None:
+def test_windows_start_small() -> None:
+    assert windows(0, 2048) == []
+    assert windows(600, 2048) == [(0, 256), (256, 600)]
+    assert windows(5000, 2048) == [(0, 256), (256, 768), (768, 1792), (1792, 3840), (3840, 5000)]
+    assert windows(5, 2) == [(0, 2), (2, 4), (4, 5)]
+    assert windows(700, 300) == [(0, 256), (256, 556), (556, 700)]
+
+
+@pytest.mark.parametrize("part_rows,window,skip,first", [
+    (10, 3, 0, 256), (12, 4, 0, 256), (7, 50, 5, 256), (5, 1, 3, 256), (12, 4, 0, 2), (30, 7, 1, 3)])
+def test_part_windows_match_iter_parts(monkeypatch: pytest.MonkeyPatch, part_rows: int,
+                                       window: int, skip: int, first: int) -> None:
+    monkeypatch.setattr(engine_mod, "FIRST_WINDOW", first)
     rows = [Row(i, i, None, "bad") if i % 5 == 2 or 20 <= i < 32 else Row(i, i, "t")
             for i in range(57)]
     want = []

@@ -173,3 +173,30 @@ def test_failing_metrics_hooks_do_not_break_serving():
 
     assert run(go()) == [[{"text": f"t{i}"}] for i in range(5)]
     assert batcher.in_flight == 0
+
+
+@pytest.mark.parametrize("inline", [0, 2])
+def test_small_batches_run_on_the_event_loop_large_ones_on_the_thread(inline: int):
+    threads: list[tuple[int, int]] = []
+
+    def score(texts: list[str]) -> list[dict]:
+        threads.append((len(texts), threading.get_ident()))
+        return [{"text": t} for t in texts]
+
+    batcher = Batcher(score, BatcherConfig(inline_max_texts=inline))
+
+    async def go():
+        loop_thread = threading.get_ident()
+        assert await batcher.submit(["a", "b"]) == [{"text": "a"}, {"text": "b"}]
+        assert await batcher.submit(["c", "d", "e"]) == [{"text": t} for t in "cde"]
+        broken = Batcher(lambda texts: [1 / 0], BatcherConfig(inline_max_texts=1))
+        with pytest.raises(ZeroDivisionError):  # an inline failure still reaches its request
+            await broken.submit(["x"])
+        assert broken.in_flight == 0
+        return loop_thread
+
+    loop_thread = run(go())
+    assert [n for n, _ in threads] == [2, 3]
+    assert (threads[0][1] == loop_thread) == (inline >= 2)
+    assert threads[1][1] != loop_thread
+    assert batcher.in_flight == 0
