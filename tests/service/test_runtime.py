@@ -48,3 +48,5 @@ def test_pad_batch_caps_width() -> None:
     assert out.tolist() == [[5, 6], [0, 0], [1, 0]]
     assert pad_batch([[]], max_len=8).shape == (1, 1)
     assert pad_batch([[3]], max_len=8, dtype=np.int32).dtype == np.int32
+    assert pad_batch([], max_len=8).shape == (0, 1)
+    assert pad_batch([[4, 5], [6]], max_len=8).tolist() == [[4, 5], [6, 0]]
