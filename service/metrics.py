@@ -79,11 +79,17 @@ def record_batch_start(requests: int, waited_s: float) -> None:
     m["queue"].observe(waited_s)
 
 
+_LOAD_SET: dict[str, int] = {}  # the gauge values this worker last wrote
+
+
 def record_load(in_flight: int, queued_texts: int) -> None:
-    """Set this worker's in-flight requests and queued texts (summed over live workers)."""
+    """Set this worker's in-flight requests and queued texts (summed over live workers); a
+    gauge write (a multiprocess mmap write, ~3 µs) is skipped when its value has not changed."""
     m = _metrics()
-    m["in_flight"].set(in_flight)
-    m["queued"].set(queued_texts)
+    for key, value in (("in_flight", in_flight), ("queued", queued_texts)):
+        if _LOAD_SET.get(key) != value:
+            m[key].set(value)
+            _LOAD_SET[key] = value
 
 
 def record_rejection(status: int) -> None:
