@@ -1,11 +1,8 @@
 """In-process adaptive batcher with admission control, in front of one onnxruntime session.
 
-Why not BentoML's dispatcher (still selectable with ``SENTIMENT_BATCHER=bentoml``): it holds a
-batch open for about as long as recent requests queued, which cost 15-45 ms of p50/p99 at half
-capacity here, and its timeout and concurrency cap end the *request* while the batched work
-keeps running. This batcher never waits on purpose: when the model is free the next batch
-starts at once with every request that queued meanwhile (up to ``max_batch_texts``), so batches
-grow with load and an idle server answers at model speed. Admission happens here too:
+Unlike BentoML's dispatcher (``SENTIMENT_BATCHER=bentoml``; see the README for why) it never
+waits on purpose: when the model is free the next batch starts at once with every request that
+queued meanwhile (up to ``max_batch_texts``). Admission happens here too:
 
 - a request is *in flight* from admission until its work has finished or been dropped, so the
   work running or queued never exceeds ``max_in_flight`` requests (429 beyond), even after
