@@ -182,8 +182,9 @@ class Batcher:
                 "(SENTIMENT_TIMEOUT_S)"))
             self._abandon(job)
 
-    def _take(self) -> list[Job]:
-        """Queued jobs for the next batch: at least one, then while they fit max_batch_texts."""
+    def _take(self) -> tuple[list[Job], int]:
+        """Queued jobs for the next batch (at least one, then while they fit max_batch_texts)
+        and their number of texts."""
         batch, total = [], 0
         while self.queue and (not batch or
                               total + len(self.queue[0].texts) <= self.config.max_batch_texts):
@@ -194,7 +195,7 @@ class Batcher:
         self.queued_texts -= total
         _call_hook(self.on_batch, len(batch), time.perf_counter() - batch[0].queued_at)
         self._report()
-        return batch
+        return batch, total
 
     def _report(self) -> None:
         _call_hook(self.on_load, self.in_flight, self.queued_texts)
@@ -206,17 +207,17 @@ class Batcher:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            batch = self._take()
+            batch, texts = self._take()
             start = time.perf_counter()
             try:
-                if sum(len(job.texts) for job in batch) <= self.config.inline_max_texts:
+                if texts <= self.config.inline_max_texts:
                     results = self._score_jobs(batch)  # small: no thread hop (see the docstring)
                 else:
                     results = await loop.run_in_executor(self.executor, self._score_jobs, batch)
             except Exception as exc:  # noqa: BLE001 - every waiting request must get an answer
                 log.exception("scoring a batch of %d requests failed", len(batch))
                 results = [exc] * len(batch)
-            self._finish(batch, results, time.perf_counter() - start)
+            self._finish(batch, texts, results, time.perf_counter() - start)
 
     def _score_jobs(self, batch: list[Job]) -> list[list[dict] | None]:
         """Worker thread: one score call for a batch; a lone oversized job goes in chunks,
@@ -235,9 +236,8 @@ class Batcher:
             results.extend(self.score(job.texts[k:k + size]))
         return [results]
 
-    def _finish(self, batch: list[Job], results: list, seconds: float) -> None:
+    def _finish(self, batch: list[Job], texts: int, results: list, seconds: float) -> None:
         """Answer the batch's requests, free their slots, learn the cost of a full batch."""
-        texts = sum(len(job.texts) for job in batch)
         if texts >= self.config.max_batch_texts // 2 and all(isinstance(r, list) for r in results):
             self.cost_per_text_s += EMA_WEIGHT * (seconds / texts - self.cost_per_text_s)
         for job, result in zip(batch, results, strict=True):
