@@ -20,7 +20,7 @@ import bentoml
 from bentoml.exceptions import ServiceUnavailable
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from service import bentoml_fixes
@@ -38,7 +38,7 @@ from service.metrics import (
 from service.middleware import RequestGate
 from service.runtime import Predictor, RuntimeOptions
 from service.schema import Limits
-from service.settings import Settings, load_settings
+from service.settings import SERVICE_NAME, Settings, load_settings
 from service.shutdown import refuse_new_connections_on_sigterm
 
 log = logging.getLogger("bentoml.sentiment")  # under "bentoml": shown by its log config
@@ -49,6 +49,7 @@ WARMUP_TEXTS = ["a warm-up text to load the graph", "ok"]
 bentoml_fixes.install()  # before BentoML builds this service's app (see the module)
 SETTINGS = load_settings()  # read once per process: the decorators below need it
 LIMITS = Limits(SETTINGS.max_texts, SETTINGS.max_chars, SETTINGS.max_body_bytes)
+DIRECT = SETTINGS.direct_predict_active()
 
 
 def load_predictor(settings: Settings) -> Predictor:
@@ -152,8 +153,9 @@ class SentimentService:
             log.warning("no listening socket or SIGTERM handler found: new connections during "
                         "shutdown will be reset instead of refused")
         logging.getLogger("bentoml._internal.server.http_app").addFilter(OverloadLogFilter())
-        log.info("serving %s version %s from %s", self.predictor.bundle.name,
-                 self.predictor.bundle.version, SETTINGS.model_dir)
+        log.info("serving %s version %s from %s (POST /predict answered %s)",
+                 self.predictor.bundle.name, self.predictor.bundle.version, SETTINGS.model_dir,
+                 "directly by the ASGI gate" if DIRECT else "by BentoML's API handler")
 
     def _score(self, texts: list[str]) -> list[dict]:
         start = time.perf_counter()
@@ -164,6 +166,18 @@ class SentimentService:
         if self.batches in FREEZE_AT_BATCHES and SETTINGS.gc_freeze:
             late_freeze(self.batches)
         return results
+
+    async def submit(self, texts: list[str]) -> list[dict] | Rejected:
+        """One request's results from the inline batcher, or its 429 / 503 / 504."""
+        try:
+            return await self.batcher.submit(texts)
+        except Rejected as exc:  # rendered by PredictOutput
+            record_rejection(exc.status)
+            return exc
+
+    async def answer(self, texts: list[str]) -> Response:
+        """The whole /predict response, for the ASGI gate's direct path."""
+        return await PredictOutput.to_http_response(await self.submit(texts), None)
 
     if SETTINGS.batcher == "bentoml":
         @bentoml.api(route="/predict", batchable=True, max_batch_size=SETTINGS.max_batch_size,
@@ -177,14 +191,17 @@ class SentimentService:
         @bentoml.api(route="/predict", input_spec=PredictInput, output_spec=PredictOutput)
         async def predict(self, texts: list[str]) -> list[dict] | Rejected:
             """Score texts: {"texts": [...]} or {"text": "..."} -> one result per text."""
-            try:
-                return await self.batcher.submit(texts)
-            except Rejected as exc:  # 429 / 503 / 504: rendered by PredictOutput
-                record_rejection(exc.status)
-                return exc
+            return await self.submit(texts)
+
+
+async def answer_directly(texts: list[str]) -> Response:
+    """The gate's direct /predict path: the serving worker's SentimentService.answer."""
+    return await bentoml.get_current_service().answer(texts)
 
 
 SentimentService.mount_asgi_app(extra_routes, path="/")
 SentimentService.add_asgi_middleware(RequestGate, limits=LIMITS,
                                      api_key=SETTINGS.api_key_bytes(),
-                                     explain_503=SETTINGS.batcher == "bentoml")
+                                     explain_503=SETTINGS.batcher == "bentoml",
+                                     direct=answer_directly if DIRECT else None,
+                                     server_header=f"BentoML Service/{SERVICE_NAME}")

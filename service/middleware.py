@@ -3,7 +3,9 @@
 Why here and not in BentoML: BentoML has no body-size limit, still knows a pickle media type,
 and wraps 4xx error bodies in a list. This gate answers every client mistake itself with
 ``{"error": ...}`` JSON and hands /predict's validated texts to the service in the ASGI scope
-(``scope[TEXTS_KEY]``), so the body is parsed once.
+(``scope[TEXTS_KEY]``), so the body is parsed once. With a ``direct`` handler it answers a valid
+/predict itself, skipping BentoML's router and API handler; BentoML places user middleware inside
+its metrics, tracing, access-log and timeout middleware, so those still see the request.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from starlette.responses import Response
+
 from service.schema import Limits, RequestError, parse_body
 
 log = logging.getLogger(__name__)
@@ -24,10 +28,12 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Direct = Callable[[list[str]], Awaitable[Response]]  # texts -> the response to send
 
 TEXTS_KEY = "sentiment.texts"
 DRAIN_MAX_BYTES = 8 * 1024 * 1024  # most bytes of a rejected body read and discarded
 DRAIN_IDLE_S = 0.1  # stop draining when the client pauses this long
+INTERNAL_ERROR = {"error": "internal error while answering; see the server log", "status": 500}
 BODYLESS = frozenset({"GET", "HEAD", "OPTIONS"})
 JSON_TYPES = frozenset({"application/json"})
 
@@ -180,10 +186,15 @@ class RequestGate:
 
     def __init__(self, app: ASGIApp, *, limits: Limits, api_key: bytes | None = None,
                  protected: tuple[str, ...] = ("/predict", "/model"),
-                 predict_path: str = "/predict", explain_503: bool = False) -> None:
+                 predict_path: str = "/predict", explain_503: bool = False,
+                 direct: Direct | None = None, server_header: str = "") -> None:
         """``explain_503``: rewrite the generic 503s of BentoML's dispatcher (batcher=bentoml);
-        service.batcher's own 503s already say why."""
+        service.batcher's own 503s already say why. ``direct``: answer a valid /predict here
+        with ``await direct(texts)`` instead of passing it to BentoML's router and handler
+        (sent with ``server_header`` as BentoML's handler would)."""
         self.app = app
+        self.direct = direct
+        self.server_header = server_header
         self.explain_503 = explain_503
         self.limits = limits
         self.api_key = api_key
@@ -202,9 +213,26 @@ class RequestGate:
             return
         except BodyTooLarge:
             return  # the client went away mid-body: nobody to answer
+        texts = scope.get(TEXTS_KEY)
+        if texts is not None and self.direct is not None:
+            await self._answer(texts, scope, receive, send)
+            return
         if self.explain_503 and scope.get("path") == self.predict_path:
             send = explain_overload(send)
         await self.app(scope, receive, send if scope.get("method") == "HEAD" else json_errors(send))
+
+    async def _answer(self, texts: list[str], scope: Scope, receive: Receive,
+                      send: Send) -> None:
+        """The direct /predict path; an unexpected failure is a JSON 500, logged here."""
+        try:
+            response = await self.direct(texts)
+        except Exception:  # noqa: BLE001 - whatever failed, the client gets JSON
+            log.exception("answering POST %s failed", self.predict_path)
+            await send_json(send, 500, INTERNAL_ERROR)
+            return
+        if self.server_header:
+            response.headers["server"] = self.server_header
+        await response(scope, receive, send)
 
     async def _gate(self, scope: Scope, receive: Receive) -> Receive:
         path = scope.get("path", "")

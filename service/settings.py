@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+SERVICE_NAME = "sentiment"  # BentoML service name (also in its "Server" response header)
 BACKSTOP_S = 2.0  # BentoML's own request timeout sits this far behind the batcher's
 
 
@@ -63,6 +64,11 @@ class Settings(BaseSettings):
                                 "counted on the incoming stream (413 beyond)")
     api_key: SecretStr | None = Field(None, description="if set, /predict and /model need "
                                       "'Authorization: Bearer <key>'; health and metrics stay open")
+    direct_predict: bool = Field(True, description="answer POST /predict in the service's "
+                                 "ASGI gate instead of BentoML's router and API handler (still "
+                                 "inside BentoML's metrics, access-log and timeout middleware; "
+                                 "~30% less CPU per 1-text request). Only with batcher=inline "
+                                 "and tracing off; false: the full BentoML path")
     access_log: bool = Field(True, description="BentoML per-request access log lines")
     tracing: bool = Field(False, description="OpenTelemetry spans for /predict and /model; off "
                           "by default: even unsampled spans cost ~15% of a request's CPU")
@@ -90,6 +96,11 @@ class Settings(BaseSettings):
             return None
         return -(-self.max_concurrency // self.workers)
 
+    def direct_predict_active(self) -> bool:
+        """Whether /predict takes the direct path (needs the inline batcher; with tracing on,
+        BentoML's handler adds the request-id header, so the full path is kept)."""
+        return self.direct_predict and self.batcher == "inline" and not self.tracing
+
     def service_config(self) -> dict:
         """The ``@bentoml.service`` config these settings imply."""
         if self.batcher == "inline":  # service.batcher enforces both; BentoML's is a backstop
@@ -99,7 +110,7 @@ class Settings(BaseSettings):
             if self.max_concurrency:
                 traffic["max_concurrency"] = self.max_concurrency
         cfg = {
-            "name": "sentiment",
+            "name": SERVICE_NAME,
             "workers": self.workers,
             "traffic": traffic,
             "http": {"host": self.host, "port": self.port},

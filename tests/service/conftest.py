@@ -1,6 +1,7 @@
 """Session-scoped real servers for the service tests: started once, in parallel, reused.
 
 - ``server``: `bentoml serve` with auth off and small limits (so limit tests send little data).
+- ``routed_server``: like ``server`` but with SENTIMENT_DIRECT_PREDICT=false (one worker).
 - ``auth_server``: started through `sentiment serve` with SENTIMENT_API_KEY set, no access
   log and a 10 ms batching latency budget.
 """
@@ -36,6 +37,10 @@ def servers() -> Iterator[dict[str, ServiceProcess]]:
                                   "SENTIMENT_MAX_LATENCY_MS": "60000"}),
         "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY},
                                command=sentiment_serve_command()),
+        # like "plain", but /predict goes through BentoML's router and API handler
+        "routed": ServiceProcess({**SMALL_LIMITS, "SENTIMENT_WORKERS": "1",
+                                  "SENTIMENT_MAX_LATENCY_MS": "60000",
+                                  "SENTIMENT_DIRECT_PREDICT": "false"}),
         # BentoML's own dispatcher instead of service.batcher (SENTIMENT_BATCHER=bentoml)
         "bentoml": ServiceProcess({"SENTIMENT_BATCHER": "bentoml", "SENTIMENT_WORKERS": "1",
                                    "SENTIMENT_MAX_LATENCY_MS": "1000"}),
@@ -77,3 +82,8 @@ def client(server: ServiceProcess) -> Iterator[httpx.Client]:
 @pytest.fixture(scope="session")
 def bentoml_batcher_server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
     return servers["bentoml"]
+
+
+@pytest.fixture(scope="session")
+def routed_server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
+    return servers["routed"]

@@ -251,3 +251,42 @@ def test_broken_bundle_exits_non_zero_never_ready(default_bundle, tmp_path, how,
         with proc:
             pass
     assert proc.proc.returncode == 3
+
+
+SAME_ANSWER_REQUESTS = [
+    ("POST", {"json": {"text": "a moving, beautifully acted film"}}),
+    ("POST", {"json": {"texts": ["great", "awful", "fine", "ok"]}}),
+    ("POST", {"json": {"texts": ["x"] * 9}}),  # over SMALL_LIMITS' max_texts
+    ("POST", {"json": {"texts": []}}),
+    ("POST", {"json": {"texts": ["x" * 301]}}),  # over max_chars
+    ("POST", {"content": b'{"texts": ["unclosed"'}),
+    ("POST", {"content": b"texts=a", "headers": {"content-type": "text/plain"}}),
+    ("GET", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "kwargs"), SAME_ANSWER_REQUESTS)
+def test_direct_and_routed_predict_answer_alike(server, routed_server, method, kwargs):
+    """SENTIMENT_DIRECT_PREDICT only changes who answers /predict, never the answer."""
+    answers = []
+    for srv in (server, routed_server):
+        r = httpx.request(method, f"{srv.url}/predict", timeout=30, **kwargs)
+        answers.append((r.status_code, r.headers.get("content-type"), r.headers.get("server"),
+                        r.json()))
+    assert answers[0] == answers[1]
+
+
+def test_direct_path_is_on_by_default_and_still_counted(server, routed_server):
+    assert "answered directly by the ASGI gate" in server.output_tail(20_000)
+    assert "answered by BentoML's API handler" in routed_server.output_tail(20_000)
+    metric = "bentoml_service_request_total"
+
+    def predict_count(text: str) -> float:
+        return sum(s["value"] for s in samples(text, metric)
+                   if s["labels"].get("endpoint") == "/predict")
+
+    with httpx.Client(base_url=server.url, timeout=30) as c:
+        before = predict_count(c.get("/metrics").text)
+        for _ in range(3):
+            assert c.post("/predict", json={"text": "counted"}).status_code == 200
+        assert predict_count(c.get("/metrics").text) == before + 3
