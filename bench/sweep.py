@@ -29,6 +29,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
     "batcher=bentoml": {"SENTIMENT_BATCHER": "bentoml"},
+    "direct_predict off": {"SENTIMENT_DIRECT_PREDICT": "false"},
     "access log on": {"SENTIMENT_ACCESS_LOG": "true"},
     "workers=1, ort_threads=1": {"SENTIMENT_WORKERS": "1", "SENTIMENT_ORT_THREADS": "1"},
     "workers=1, ort_threads=2": {"SENTIMENT_WORKERS": "1", "SENTIMENT_ORT_THREADS": "2"},
