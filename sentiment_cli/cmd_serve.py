@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 from pathlib import Path
 
 # option -> (settings field, type, help)
@@ -54,11 +55,16 @@ def child_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
+def family_of(host: str) -> int:
+    """AF_INET6 for an IPv6 literal, else AF_INET."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def run(name: str, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from service.bundle import load_bundle
-    from service.launcher import REPO_ROOT, bentoml_command
+    from service.launcher import REPO_ROOT, bentoml_command, check_port_free
     from service.settings import Settings
 
     env = child_env(args)
@@ -69,6 +75,12 @@ def run(name: str, args: argparse.Namespace) -> int:
         err = exc.errors()[0]
         raise ValueError(f"bad setting {err['loc'][0]}: {err['msg']}") from None
     bundle = load_bundle(settings.model_dir)  # BundleError (a RuntimeError) -> one line, exit 2
+    if settings.port:
+        try:
+            check_port_free(settings.host, settings.port, family_of(settings.host))
+        except OSError as exc:
+            raise ValueError(f"cannot listen on {settings.host}:{settings.port}: "
+                             f"{exc.strerror}") from None
     shown = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host
     print(f"serving {bundle.name} ({bundle.version}) from {settings.model_dir}")
     print(f"API docs: http://{shown}:{settings.port}/  (OpenAPI: /docs.json)", flush=True)

@@ -46,8 +46,9 @@ EXIT_BAD_BUNDLE = 3
 FREEZE_AT_BATCHES = (1, 200)  # after the first batch (server set-up done) and once warm
 WARMUP_TEXTS = ["a warm-up text to load the graph", "ok"]
 
-bentoml_fixes.install()  # before BentoML builds this service's app (see the module)
 SETTINGS = load_settings()  # read once per process: the decorators below need it
+# before BentoML builds this service's app and, in the parent process, its socket (see module)
+bentoml_fixes.install(spread_connections=SETTINGS.reuse_port)
 LIMITS = Limits(SETTINGS.max_texts, SETTINGS.max_chars, SETTINGS.max_body_bytes)
 DIRECT = SETTINGS.direct_predict_active()
 

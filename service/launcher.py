@@ -35,6 +35,13 @@ class ServiceStartError(RuntimeError):
 _HANDED_OUT: set[int] = set()
 
 
+def check_port_free(host: str, port: int, family: int = socket.AF_INET) -> None:
+    """Raise OSError (EADDRINUSE) if anything listens on ``host:port`` (a TIME_WAIT is fine)."""
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port that was free on ``host`` a moment ago, never the same one twice per process."""
     while True:

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     workers: int = Field(default_factory=lambda: default_workers(), ge=1, le=64,
                          description="BentoML worker processes, each with its own onnxruntime "
                          "session and batcher (default: usable CPU cores, at most 4)")
+    reuse_port: bool = Field(True, description="one SO_REUSEPORT listening socket per worker, "
+                             "so the kernel spreads new connections over the workers (with "
+                             "BentoML's one shared socket a burst of connections lands on one "
+                             "worker); the port is checked to be free first")
     ort_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per "
                              "worker; keep workers x ort_threads <= cores")
     batcher: Literal["inline", "bentoml"] = Field("inline", description="who forms batches: "
