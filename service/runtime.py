@@ -88,7 +88,9 @@ def encode_texts(tokenizer: Tokenizer, texts: list[str], max_tokens: int) -> lis
     guards bundles whose tokenizer does not). The one tokenization path of every consumer."""
     if len(texts) == 1:  # encode() skips encode_batch's per-call set-up (~10 µs of ~70)
         return [tokenizer.encode(texts[0]).ids[:max_tokens]]
-    return [e.ids[:max_tokens] for e in tokenizer.encode_batch(texts)]
+    # the same ids without character offsets, which nothing here reads: 17% less CPU (0.47 vs
+    # 0.57 s for 6,000 review texts, 12 alternating rounds, one thread)
+    return [e.ids[:max_tokens] for e in tokenizer.encode_batch_fast(texts)]
 
 
 class Predictor:

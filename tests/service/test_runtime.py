@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.runtime import Predictor, RuntimeOptions, pad_batch
+from service.runtime import Predictor, RuntimeOptions, encode_texts, pad_batch
 
 TEXTS = ["a wonderful, moving film", "dull and lifeless", "", "   ", "ok", "x " * 500,
          "an uneven but often charming comedy", "😀 great fun 😀", "ça marche très bien"]
@@ -50,3 +50,15 @@ def test_pad_batch_caps_width() -> None:
     assert pad_batch([[3]], max_len=8, dtype=np.int32).dtype == np.int32
     assert pad_batch([], max_len=8).shape == (0, 1)
     assert pad_batch([[4, 5], [6]], max_len=8).tolist() == [[4, 5], [6, 0]]
+
+
+def test_batch_encoding_gives_the_ids_of_one_by_one_encoding(predictor: Predictor) -> None:
+    """encode_texts batches with encode_batch_fast (no offsets); the ids must stay those of the
+    tokenizer's plain encode(), including accents, emoji, CJK, odd spaces and truncation."""
+    texts = ["A moving, beautifully acted film.", "Café crème — naïve résumé", "NOT good!!",
+             "🎬 great 🍿 fun", "映画はよかった", "tab\tand\u00a0nbsp  double  space",
+             "ｆｕｌｌｗｉｄｔｈ", "word " * 200, "x", "  leading and trailing  "]
+    batched = encode_texts(predictor.tokenizer, texts, predictor.max_tokens)
+    single = [predictor.tokenizer.encode(t).ids[:predictor.max_tokens] for t in texts]
+    assert batched == single
+    assert len(batched[7]) == predictor.max_tokens
