@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 from pathlib import Path
 
 # option -> (settings field, type, help)
@@ -55,11 +54,6 @@ def child_env(args: argparse.Namespace) -> dict[str, str]:
     return env
 
 
-def family_of(host: str) -> int:
-    """AF_INET6 for an IPv6 literal, else AF_INET."""
-    return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
 def run(name: str, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
@@ -77,7 +71,7 @@ def run(name: str, args: argparse.Namespace) -> int:
     bundle = load_bundle(settings.model_dir)  # BundleError (a RuntimeError) -> one line, exit 2
     if settings.port:
         try:
-            check_port_free(settings.host, settings.port, family_of(settings.host))
+            check_port_free(settings.host, settings.port)
         except OSError as exc:
             raise ValueError(f"cannot listen on {settings.host}:{settings.port}: "
                              f"{exc.strerror}") from None

@@ -35,8 +35,11 @@ class ServiceStartError(RuntimeError):
 _HANDED_OUT: set[int] = set()
 
 
-def check_port_free(host: str, port: int, family: int = socket.AF_INET) -> None:
-    """Raise OSError (EADDRINUSE) if anything listens on ``host:port`` (a TIME_WAIT is fine)."""
+def check_port_free(host: str, port: int, family: int | None = None) -> None:
+    """Raise OSError (EADDRINUSE) if anything listens on ``host:port`` (a TIME_WAIT is fine);
+    ``family`` defaults to AF_INET6 for an IPv6 literal, else AF_INET."""
+    if family is None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
