@@ -65,15 +65,51 @@ def pad_batch(seqs: list[list[int]], max_len: int, dtype: type = np.int64) -> np
 
 Batch = tuple[np.ndarray, np.ndarray]  # (positions of the rows in the input, padded ids)
 
+# Cost model of one call of the fused RNN, whose kernel runs every row of a batch up to the
+# batch's longest row: CALL_ROW_STEPS + longest * (rows + STEP_ROWS), in units of one row-step.
+# Measured on the default bundle (LSTM 128, 1 thread): ~40 µs per session.run, ~4 µs per time
+# step whatever the rows, ~4.5 µs per row-step from 8 rows up (flat to 128 rows).
+CALL_ROW_STEPS = 8.0
+STEP_ROWS = 1.0
+GRAIN = 4  # chunks are planned in steps of 4 rows: ~25 µs of planning for 32 texts, not ~70
+
+
+def plan_chunks(lengths: list[int], max_rows: int) -> list[int]:
+    """End offsets of the chunks that score ascending ``lengths`` fastest under the cost model
+    above (at most ``max_rows`` rows each). A random batch of 32 review texts is ~50% padding as
+    one chunk; split by length (4-5 chunks) it scores 1.6-1.8x faster (6.5 vs 3.6-4.0 ms)."""
+    n = len(lengths)
+    grain = max(1, min(GRAIN, max_rows))
+    pos = [*range(0, n, grain), n]
+    best, prev = [0.0] + [float("inf")] * (len(pos) - 1), [0] * len(pos)
+    for j in range(1, len(pos)):
+        end, longest = pos[j], lengths[pos[j] - 1]
+        for i in range(j - 1, -1, -1):
+            rows = end - pos[i]
+            if rows > max_rows:
+                break
+            cost = best[i] + CALL_ROW_STEPS + longest * (rows + STEP_ROWS)
+            if cost < best[j]:
+                best[j], prev[j] = cost, i
+    ends, j = [], len(pos) - 1
+    while j > 0:
+        ends.append(pos[j])
+        j = prev[j]
+    return ends[::-1]
+
 
 def length_batches(seqs: list[list[int]], batch_size: int, max_len: int,
                    dtype: type = np.int64) -> list[Batch]:
-    """The micro-batches every consumer scores: stable sort by token length, chunks of
-    ``batch_size``, each padded to its longest member by ``pad_batch``."""
+    """The micro-batches every consumer scores: stable sort by token length, then the chunks
+    (at most ``batch_size`` rows) ``plan_chunks`` finds fastest, each padded by ``pad_batch``."""
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    chunks = (order[k:k + batch_size] for k in range(0, len(order), batch_size))
-    return [(np.array(idx, dtype=np.int64), pad_batch([seqs[i] for i in idx], max_len, dtype))
-            for idx in chunks]
+    lengths = [min(max_len, max(1, len(seqs[i]))) for i in order]
+    out, start = [], 0
+    for end in plan_chunks(lengths, batch_size):
+        idx = order[start:end]
+        out.append((np.array(idx, dtype=np.int64), pad_batch([seqs[i] for i in idx], max_len, dtype)))
+        start = end
+    return out
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:

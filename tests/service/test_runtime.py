@@ -7,7 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.runtime import Predictor, RuntimeOptions, encode_texts, pad_batch
+from service.runtime import (
+    CALL_ROW_STEPS,
+    STEP_ROWS,
+    Predictor,
+    RuntimeOptions,
+    encode_texts,
+    pad_batch,
+    plan_chunks,
+)
 
 TEXTS = ["a wonderful, moving film", "dull and lifeless", "", "   ", "ok", "x " * 500,
          "an uneven but often charming comedy", "😀 great fun 😀", "ça marche très bien"]
@@ -62,3 +70,31 @@ def test_batch_encoding_gives_the_ids_of_one_by_one_encoding(predictor: Predicto
     single = [predictor.tokenizer.encode(t).ids[:predictor.max_tokens] for t in texts]
     assert batched == single
     assert len(batched[7]) == predictor.max_tokens
+
+
+def plan_cost(lengths: list[int], ends: list[int]) -> float:
+    """The cost model's figure for scoring ascending ``lengths`` in chunks ending at ``ends``."""
+    starts = [0, *ends[:-1]]
+    pairs = zip(starts, ends, strict=True)
+    return sum(CALL_ROW_STEPS + lengths[e - 1] * (e - s + STEP_ROWS) for s, e in pairs)
+
+
+def test_plan_chunks_splits_by_length_only_when_it_pays() -> None:
+    assert plan_chunks([], 32) == []
+    assert plan_chunks([7], 32) == [1]
+    assert plan_chunks([20] * 64, 32) == [32, 64]  # equal lengths: fewest calls
+    assert plan_chunks([2] * 16 + [64] * 16, 32) == [16, 32]  # short rows not padded to 64
+    assert plan_chunks([5, 6, 7], 1) == [1, 2, 3]
+
+
+def test_plan_chunks_beats_fixed_chunks_on_random_lengths() -> None:
+    rng = np.random.default_rng(3)
+    for n, cap in ((32, 32), (33, 32), (200, 64), (7, 3)):
+        lengths = sorted(rng.integers(1, 65, size=n).tolist())
+        ends = plan_chunks(lengths, cap)
+        sizes = np.diff([0, *ends])
+        assert ends[-1] == n and sizes.min() >= 1 and sizes.max() <= cap
+        fixed = [*range(cap, n, cap), n]
+        assert plan_cost(lengths, ends) <= plan_cost(lengths, fixed)
+    lengths = sorted(rng.integers(1, 65, size=32).tolist())
+    assert plan_cost(lengths, plan_chunks(lengths, 32)) < 0.8 * plan_cost(lengths, [32])
