@@ -2,8 +2,11 @@
 
 The benchmark's "simple BentoML" baseline (serve it on the plain tf2onnx export): the same
 settings, request gate, bundle loading, warm-up and response format as ``service.app``, but
-``@bentoml.api`` without ``batchable``, so every request is one onnxruntime call. Used only
-while the service itself has no setting that turns batching off.
+``@bentoml.api`` without ``batchable``, so every request is one onnxruntime call: its texts
+padded to the longest, without the runtime's length-planned chunks (whose cost model fits the
+fused kernel; on the plain export's ``Loop``, which pays per time step, not per row, they cost
+more calls for little saved work). Used only while the service itself has no setting that
+turns batching off.
 
     SENTIMENT_MODEL_DIR=... bentoml serve bench.nobatch_service:NoBatchService
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import bentoml
 
@@ -28,6 +32,7 @@ class NoBatchService:
 
     def __init__(self) -> None:
         self.predictor = load_predictor_or_exit(SETTINGS, worker=True)
+        self.predictor.options = replace(self.predictor.options, plan_chunks=False)
         self.summary = model_summary(self.predictor, SETTINGS)
         PredictOutput.bind(self.predictor.bundle.name, self.predictor.bundle.version)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")

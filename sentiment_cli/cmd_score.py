@@ -31,7 +31,7 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--rejected", type=Path, default=None,
                    help="quarantine file (default: OUTPUT.rejected.jsonl)")
     p.add_argument("--batch-size", type=int, default=d.batch_size,
-                   help="rows per onnxruntime call (default: %(default)s)")
+                   help="most rows per onnxruntime call (default: %(default)s)")
     p.add_argument("--window", type=int, default=d.window,
                    help="rows sorted by token length together (default: %(default)s)")
     p.add_argument("--part-rows", type=int, default=d.part_rows,

@@ -29,6 +29,7 @@ class RuntimeOptions:
     inter_op_threads: int = 1
     allow_spinning: bool = False
     optimization: str = "all"  # all | extended | basic | disabled
+    plan_chunks: bool = True  # cut batches by length (plan_chunks); off: chunks of batch_size
 
 
 _OPT_LEVELS = {
@@ -99,13 +100,17 @@ def plan_chunks(lengths: list[int], max_rows: int) -> list[int]:
 
 
 def length_batches(seqs: list[list[int]], batch_size: int, max_len: int,
-                   dtype: type = np.int64) -> list[Batch]:
+                   dtype: type = np.int64, planned: bool = True) -> list[Batch]:
     """The micro-batches every consumer scores: stable sort by token length, then the chunks
-    (at most ``batch_size`` rows) ``plan_chunks`` finds fastest, each padded by ``pad_batch``."""
+    (at most ``batch_size`` rows) ``plan_chunks`` finds fastest, each padded by ``pad_batch``.
+    ``planned=False``: plain chunks of ``batch_size`` (one call for up to that many texts)."""
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
     lengths = [min(max_len, max(1, len(seqs[i]))) for i in order]
+    n = len(order)
+    ends = (plan_chunks(lengths, batch_size) if planned
+            else [min(k + batch_size, n) for k in range(0, n, batch_size)])
     out, start = [], 0
-    for end in plan_chunks(lengths, batch_size):
+    for end in ends:
         idx = order[start:end]
         out.append((np.array(idx, dtype=np.int64), pad_batch([seqs[i] for i in idx], max_len, dtype)))
         start = end
@@ -160,7 +165,8 @@ class Predictor:
     def predict_seqs(self, seqs: list[list[int]], batch_size: int = 64) -> np.ndarray:
         """Probabilities for token sequences, batched by similar length, in input order."""
         out = np.empty((len(seqs), len(self.labels)), dtype=np.float32)
-        for idx, ids in length_batches(seqs, batch_size, self.max_tokens, self.input_dtype):
+        for idx, ids in length_batches(seqs, batch_size, self.max_tokens, self.input_dtype,
+                                       self.options.plan_chunks):
             out[idx] = self.predict_ids(ids)
         return out
 

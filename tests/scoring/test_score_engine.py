@@ -65,6 +65,9 @@ def test_length_batches_are_predict_seqs_batches(predictor) -> None:
         probs[idx] = predictor.predict_ids(ids)
     assert np.array_equal(probs, predictor.predict_seqs(seqs, 32))  # bit for bit
     assert length_batches([], 32, predictor.max_tokens, predictor.input_dtype) == []
+    fixed = length_batches(seqs, 32, predictor.max_tokens, predictor.input_dtype, planned=False)
+    assert [idx.tolist() for idx, _ in fixed] == [order[k:k + 32] for k in range(0, len(seqs), 32)]
+    assert length_batches([], 32, predictor.max_tokens, planned=False) == []
 
 
 def test_windows_start_small() -> None:

@@ -98,3 +98,26 @@ def test_plan_chunks_beats_fixed_chunks_on_random_lengths() -> None:
         assert plan_cost(lengths, ends) <= plan_cost(lengths, fixed)
     lengths = sorted(rng.integers(1, 65, size=32).tolist())
     assert plan_cost(lengths, plan_chunks(lengths, 32)) < 0.8 * plan_cost(lengths, [32])
+
+
+def scored_with_call_count(p: Predictor, texts: list[str]) -> tuple[np.ndarray, int]:
+    """``p.predict_proba(texts, 32)`` and how many ``session.run`` calls it made."""
+    run, calls = p.session.run, []
+
+    def counting(*args):
+        calls.append(1)
+        return run(*args)
+    p.session.run = counting
+    try:
+        return p.predict_proba(texts, batch_size=32), len(calls)
+    finally:
+        del p.session.run
+
+
+def test_planned_and_fixed_chunks_score_alike(predictor: Predictor, default_bundle: Path) -> None:
+    fixed = Predictor(default_bundle, RuntimeOptions(intra_op_threads=1, plan_chunks=False))
+    texts = [" ".join(["a fine film"] * (1 + i % 16)) for i in range(32)]  # 3 to 48 tokens
+    planned_probs, planned_calls = scored_with_call_count(predictor, texts)
+    fixed_probs, fixed_calls = scored_with_call_count(fixed, texts)
+    assert fixed_calls == 1 and planned_calls > 1
+    assert np.max(np.abs(planned_probs - fixed_probs)) <= 1e-6
