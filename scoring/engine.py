@@ -29,7 +29,8 @@ import numpy as np
 
 from scoring.rows import Row
 from scoring.writers import OutputFormat, write_rejected
-from service.runtime import Batch, encode_texts, length_batches, load_tokenizer
+from service.runtime import Batch, length_batches
+from service.textenc import TextEncoder
 
 _DONE = object()
 SWITCH_INTERVAL_S = 0.0001  # see run_local
@@ -151,11 +152,11 @@ def prepared_windows(ctx: Any, predictor: Future) -> Iterator[Window]:
     loading the onnxruntime session (``predictor``, which releases the GIL while it loads).
     """
     opts, max_len = ctx.options, ctx.bundle.max_tokens
-    tokenizer = load_tokenizer(ctx.bundle.tokenizer_path)
+    encoder = TextEncoder.from_file(ctx.bundle.tokenizer_path, max_len)
     spans = part_windows(ctx.reader.rows(), opts.part_rows, ctx.skip_rows, opts.window)
     for part, start, n, last in spans:
         texts = [r.text for r in part.valid[start:start + n]]
-        seqs = encode_texts(tokenizer, texts, max_len) if n else []
+        seqs = encoder.encode(texts) if n else []
         dtype = predictor.result().input_dtype
         yield Window(part, start, n, length_batches(seqs, opts.batch_size, max_len, dtype), last)
 

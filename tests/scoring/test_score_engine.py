@@ -41,7 +41,7 @@ def awkward_texts(n: int = 3000, seed: int = 1) -> list[str]:
 def test_job_tokenization_equals_predictor_encode(predictor, monkeypatch) -> None:
     """The engine's tokenizer (loaded on its own, run single-threaded) gives Predictor's ids."""
     from scoring.engine import PARALLELISM_ENV
-    from service.runtime import encode_texts, load_tokenizer
+    from service.textenc import encode_texts, load_tokenizer
 
     monkeypatch.setenv(PARALLELISM_ENV, "false")
     tokenizer = load_tokenizer(predictor.bundle.tokenizer_path)
@@ -153,10 +153,10 @@ def test_reader_error_surfaces_and_leaves_no_output(tmp_path: Path, default_bund
 
     inp = write_text_csv(tmp_path / "in.csv", make_texts(200), ids=[str(i) for i in range(200)])
 
-    def broken(tokenizer, texts, max_tokens):
+    def broken(self, texts):
         raise RuntimeError("tokenizer exploded")
 
-    monkeypatch.setattr(engine, "encode_texts", broken)
+    monkeypatch.setattr(engine.TextEncoder, "encode", broken)
     with pytest.raises(RuntimeError, match="tokenizer exploded"):
         run_job(ScoreConfig(inp, tmp_path / "out.csv", model=default_bundle, id_column="id",
                             quiet=True, part_rows=50, window=20))

@@ -12,10 +12,10 @@ from service.runtime import (
     STEP_ROWS,
     Predictor,
     RuntimeOptions,
-    encode_texts,
     pad_batch,
     plan_chunks,
 )
+from service.textenc import encode_texts
 
 TEXTS = ["a wonderful, moving film", "dull and lifeless", "", "   ", "ok", "x " * 500,
          "an uneven but often charming comedy", "😀 great fun 😀", "ça marche très bien"]
