@@ -143,7 +143,8 @@ class SentimentService:
             max_batch_texts=SETTINGS.max_batch_size, max_wait_s=SETTINGS.max_latency_ms / 1000,
             timeout_s=SETTINGS.timeout_s, max_in_flight=SETTINGS.worker_concurrency(),
             cost_per_text_s=full_batch_cost(self.predictor, SETTINGS.max_batch_size),
-            inline_max_texts=SETTINGS.inline_max_texts),
+            inline_max_texts=SETTINGS.inline_max_texts,
+            inference_nice=SETTINGS.inference_nice),
             on_batch=record_batch_start, on_load=record_load)
         self.batches = 0
         if SETTINGS.gc_freeze:  # after imports and warm-up: keep start-up objects out of GC

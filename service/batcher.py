@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import os
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -51,6 +53,7 @@ class BatcherConfig:
     max_in_flight: int | None = None
     cost_per_text_s: float = 0.0005  # seed of the estimate (the service measures it at warm-up)
     inline_max_texts: int = 0  # batches this small are scored on the event loop itself
+    inference_nice: int = 0  # niceness added to the inference thread (the loop keeps priority)
 
 
 @dataclass(eq=False)
@@ -63,6 +66,18 @@ class Job:
     deadline: float = float("inf")
     state: str = "queued"  # queued -> running -> done, or queued -> dropped
     abandoned: bool = False  # its client got a 504 (or went away): stop at the next chunk
+
+
+def lower_thread_priority(increment: int) -> None:
+    """Add ``increment`` to the calling thread's niceness (Linux: per thread), so that under CPU
+    contention the event loop, which admits, sheds and answers health checks, runs first."""
+    if increment <= 0:
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + increment)
+    except (OSError, AttributeError) as exc:  # not Linux, or not allowed: keep the default
+        log.warning("could not lower the inference thread's priority: %s", exc)
 
 
 def _call_hook(hook: Callable | None, *args: object) -> None:
@@ -89,7 +104,9 @@ class Batcher:
         self.queue: deque[Job] = deque()
         self.queued_texts = 0
         self.in_flight = 0
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort",
+                                           initializer=lower_thread_priority,
+                                           initargs=(config.inference_nice,))
         self.waiting: deque[Job] = deque()  # clients still waiting, in deadline order
         self._wakeup: asyncio.Event | None = None
         self._watch_wakeup: asyncio.Event | None = None

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     inline_max_texts: int = Field(8, ge=0, le=4096, description="inline batcher: batches of at "
                                   "most this many texts run on the event loop itself instead of "
                                   "the onnxruntime thread (no thread hop); 0: always the thread")
+    inference_nice: int = Field(2, ge=0, le=19, description="inline batcher: niceness added "
+                                "to each worker's onnxruntime thread, so that under CPU "
+                                "contention its event loop (admission, 429/503, health checks) "
+                                "runs first; 0: same priority")
     max_latency_ms: int = Field(500, ge=10, le=600_000, description="load shedding: new "
                                 "requests get 503 while the oldest queued one has waited longer, "
                                 "or the queued texts would take longer (keep it below timeout_s); "

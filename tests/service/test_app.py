@@ -348,3 +348,26 @@ def test_each_worker_listens_and_a_burst_of_connections_is_spread(server):
     assert all(len(s) == 1 for s in listen) and len(set.union(*listen)) == len(workers)
     per_worker = [len(s) for s in owned["established"]]
     assert sum(per_worker) == 16 and min(per_worker) >= 1, per_worker
+
+
+def thread_nices(pid: int) -> list[int]:
+    """The niceness of every thread of process ``pid`` (field 19 of /proc/<pid>/task/*/stat)."""
+    out = []
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            out.append(int(stat.read_text().rsplit(")", 1)[1].split()[16]))
+        except (OSError, IndexError, ValueError):
+            continue  # the thread ended meanwhile
+    return out
+
+
+def test_workers_run_inference_below_the_event_loop(server, client):
+    """SENTIMENT_INFERENCE_NICE (default 2): each worker's onnxruntime thread, started by its
+    first batch larger than inline_max_texts, runs at niceness 2; its other threads at 0."""
+    rng = random.Random(3)
+    bodies = [{"texts": random_texts(rng, 8)} for _ in range(64)]  # concurrent: batches > 8
+    assert all(r.status_code == 200 for r in asyncio.run(_fire(server.url, bodies)))
+    nices = {pid: thread_nices(pid) for pid in descendants(server.proc.pid)}
+    niced = [pid for pid, ns in nices.items() if 2 in ns]
+    assert niced, nices
+    assert all(set(nices[pid]) == {0, 2} for pid in niced), nices

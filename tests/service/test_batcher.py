@@ -200,3 +200,22 @@ def test_small_batches_run_on_the_event_loop_large_ones_on_the_thread(inline: in
     assert (threads[0][1] == loop_thread) == (inline >= 2)
     assert threads[1][1] != loop_thread
     assert batcher.in_flight == 0
+
+
+def test_inference_thread_is_niced_and_the_caller_is_not():
+    import os
+
+    def my_nice(texts: list[str]) -> list[dict]:
+        tid = threading.get_native_id()
+        return [{"nice": os.getpriority(os.PRIO_PROCESS, tid)} for _ in texts]
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    batcher = Batcher(my_nice, BatcherConfig(inference_nice=2, inline_max_texts=1))
+    inline, threaded = asyncio.run(_both(batcher, ["a"], ["a", "b"]))
+    assert inline[0]["nice"] == base  # scored on the loop: untouched
+    assert threaded[0]["nice"] == min(base + 2, 19)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
+
+
+async def _both(batcher: Batcher, first: list[str], second: list[str]):
+    return await batcher.submit(first), await batcher.submit(second)
