@@ -13,7 +13,8 @@ queued meanwhile (up to ``max_batch_texts``). Admission happens here too:
 - a request still unanswered after ``timeout_s`` gets 504; if its work has not started it is
   dropped from the queue, and a large request being scored stops at the next chunk.
 
-Batches run on one onnxruntime thread, so the event loop keeps reading requests meanwhile;
+Batches run on one onnxruntime thread, niced by ``inference_nice`` so that the event loop
+wins the CPU when the cores are oversubscribed, and keeps reading requests meanwhile;
 except batches of at most ``inline_max_texts`` texts, which are scored on the loop itself: for a
 one-text batch (~0.3 ms of work) the hop to the thread and back costs more CPU than it frees.
 """
