@@ -80,13 +80,12 @@ def efficiencies(cell: str, dims: dict, fused: Callable, seqs: list[list[int]], 
     length-sorted batches (what the batch job's windows give), ``efficiency_planned`` on the
     random batches each cut into the runtime's planned chunks (what the service does with a
     32-text batch); wall-clock and CPU time, and the mean ms per 32-text batch."""
-    random_batches = make_batches(seqs, 32, seed=32)
+    random_batches, sorted_batches = make_batches(seqs, 32, seed=32), make_batches(seqs, 32, None)
     planned, n_planned = planned_chunks(random_batches)
     out = {}
     for key, batches, n_batches in (("efficiency", random_batches, len(random_batches)),
-                                    ("efficiency_sorted", make_batches(seqs, 32, None), None),
+                                    ("efficiency_sorted", sorted_batches, len(sorted_batches)),
                                     ("efficiency_planned", planned, n_planned)):
-        n_batches = n_batches or len(batches)
         before = matmul_rate(peak["shape"], budget_s / 2)
         samples = time_calls(fused, batches, budget_s, min_calls=len(batches))
         after = matmul_rate(peak["shape"], budget_s / 2)

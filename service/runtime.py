@@ -105,10 +105,10 @@ def length_batches(seqs: list[list[int]], batch_size: int, max_len: int,
     (at most ``batch_size`` rows) ``plan_chunks`` finds fastest, each padded by ``pad_batch``.
     ``planned=False``: plain chunks of ``batch_size`` (one call for up to that many texts)."""
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
-    lengths = [min(max_len, max(1, len(seqs[i]))) for i in order]
-    n = len(order)
-    ends = (plan_chunks(lengths, batch_size) if planned
-            else [min(k + batch_size, n) for k in range(0, n, batch_size)])
+    if planned:
+        ends = plan_chunks([min(max_len, max(1, len(seqs[i]))) for i in order], batch_size)
+    else:
+        ends = [min(k + batch_size, len(order)) for k in range(0, len(order), batch_size)]
     out, start = [], 0
     for end in ends:
         idx = order[start:end]

@@ -54,11 +54,12 @@ def ascii_steps(spec: dict | None) -> tuple[bool, bool]:
 def ascii_twin(tokenizer: Tokenizer) -> Tokenizer | None:
     """A copy of ``tokenizer`` giving the same ids on ASCII texts with a cheaper normalizer, or
     None when its normalizer has a step not known to be one of the above (or has none)."""
-    spec = json.loads(tokenizer.to_str())
-    known, lowercases = ascii_steps(spec.get("normalizer"))
-    if not known or spec.get("normalizer") is None:
+    text = tokenizer.to_str()
+    normalizer = json.loads(text).get("normalizer")
+    known, lowercases = ascii_steps(normalizer)
+    if not known or normalizer is None:
         return None
-    twin = Tokenizer.from_str(tokenizer.to_str())
+    twin = Tokenizer.from_str(text)
     twin.normalizer = normalizers.Lowercase() if lowercases else None
     return twin
 
