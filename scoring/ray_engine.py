@@ -43,6 +43,7 @@ class RayScorer:
                 with open(os.path.join(tmp, name), "wb") as fh:
                     fh.write(data)
             self.predictor = Predictor(tmp, RuntimeOptions(intra_op_threads=threads))
+            self.predictor.encoder  # noqa: B018 (tokenizer.json is loaded at first use: now)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)  # model and tokenizer are in memory now
         self.batch_size = batch_size

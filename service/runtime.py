@@ -8,11 +8,13 @@ are truncated to the bundle's ``max_tokens`` by the tokenizer's own saved trunca
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from tokenizers import Tokenizer
 
 from service.bundle import Bundle, BundleError, load_bundle
 from service.textenc import TextEncoder
@@ -123,8 +125,8 @@ class Predictor:
     def __init__(self, bundle: Bundle | str | Path, options: RuntimeOptions | None = None) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.options = options or RuntimeOptions()
-        self.encoder = TextEncoder.from_file(self.bundle.tokenizer_path, self.bundle.max_tokens)
-        self.tokenizer = self.encoder.tokenizer
+        self._encoder: TextEncoder | None = None
+        self._encoder_lock = threading.Lock()
         try:
             self.session = ort.InferenceSession(str(self.bundle.model_path),
                                                 session_options(self.options),
@@ -136,6 +138,21 @@ class Predictor:
         self.input_dtype = np.int32 if inp.type == "tensor(int32)" else np.int64
         self.labels = self.bundle.labels
         self.max_tokens = self.bundle.max_tokens
+
+    @property
+    def encoder(self) -> TextEncoder:
+        """tokenizer.json, loaded at first use: the batch job tokenizes in its own reader thread
+        and never asks, which saves a second tokenizer load (~0.05 s, ~0.1 s while the reader
+        loads its own) before its first batch. The service's warm-up loads it in ``__init__``."""
+        with self._encoder_lock:
+            if self._encoder is None:
+                self._encoder = TextEncoder.from_file(self.bundle.tokenizer_path, self.max_tokens)
+            return self._encoder
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The bundle's full ``tokenizers.Tokenizer`` (the encoder's)."""
+        return self.encoder.tokenizer
 
     def encode(self, texts: list[str]) -> list[list[int]]:
         """Token ids per text, truncated to ``max_tokens`` by tokenizer.json."""

@@ -102,12 +102,14 @@ def test_part_windows_match_iter_parts(monkeypatch: pytest.MonkeyPatch, part_row
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
-@pytest.mark.parametrize("numeric_ids", [True, False])
-def test_write_probs_equals_reference_formatter(predictor, fmt: str, numeric_ids: bool) -> None:
+@pytest.mark.parametrize("ids_kind", ["numeric", "plain", "quoted"])
+def test_write_probs_equals_reference_formatter(predictor, fmt: str, ids_kind: str) -> None:
     rng = np.random.default_rng(0)
     probs = rng.random((50, len(predictor.labels)), dtype=np.float32)
     probs[3] = probs[3, 0]  # a tie: the first label wins, as in to_results
-    ids = list(range(2, 52)) if numeric_ids else [f'id,"{i}"\né' for i in range(50)]
+    numeric_ids = ids_kind == "numeric"
+    ids = {"numeric": list(range(2, 52)), "plain": [f"id-{i} é'x" for i in range(50)],
+           "quoted": [f'id,"{i}"\né' for i in range(50)]}[ids_kind]
     out = output_format(fmt, predictor.labels, "v1", numeric_ids)
     for p, i in ((probs, ids), (probs[:0], [])):
         a, b = io.BytesIO(), io.BytesIO()

@@ -121,3 +121,17 @@ def test_planned_and_fixed_chunks_score_alike(predictor: Predictor, default_bund
     fixed_probs, fixed_calls = scored_with_call_count(fixed, texts)
     assert fixed_calls == 1 and planned_calls > 1
     assert np.max(np.abs(planned_probs - fixed_probs)) <= 1e-6
+
+
+def test_tokenizer_loads_once_at_first_use(default_bundle: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fresh = Predictor(default_bundle)
+    assert fresh._encoder is None  # a batch job that tokenizes elsewhere never loads it
+    ids = fresh.predict_ids(pad_batch([[5, 6, 7]], fresh.max_tokens, fresh.input_dtype))
+    assert ids.shape == (1, len(fresh.labels)) and fresh._encoder is None
+    with ThreadPoolExecutor(4) as pool:
+        encoders = list(pool.map(lambda _: fresh.encoder, range(8)))
+    assert all(e is encoders[0] for e in encoders) and fresh.tokenizer is encoders[0].tokenizer
+    assert fresh.encode(["dull and lifeless"]) == encode_texts(
+        fresh.tokenizer, ["dull and lifeless"], fresh.max_tokens)
