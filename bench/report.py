@@ -141,7 +141,11 @@ def markdown_batch(batch: dict) -> str:
              f"| {batch['rows']} | {batch['raw_ort_rows_per_s']:,.0f} | {batch['engine_rows_per_s']:,.0f} "
              f"| {batch['engine_vs_raw']:.2f}x | {batch['tokenize_share']:.0%} |"]
     for scale, m in batch.get("memory", {}).items():
-        lines.append(f"\nPeak RSS {scale}: {m['peak_rss_mib']} MiB ({m['rows']} rows)")
+        rate = f"{m['rows_per_s']:,.0f} rows/s" if m.get("rows_per_s") else "rows/s n/a"
+        if m.get("vs_raw"):
+            rate += f", {m['vs_raw']:.2f}x raw's rate"
+        lines.append(f"\n`sentiment score` on the corpus {scale} ({m['rows']} rows, fresh process, "
+                     f"start-up included): {rate}; peak RSS {m['peak_rss_mib']} MiB")
     return "\n".join(lines)
 
 

@@ -8,6 +8,7 @@ import pytest
 from scoring_testlib import make_texts
 
 from bench.batch_bench import run_batch_bench
+from bench.report import markdown_batch
 
 pytestmark = pytest.mark.slow
 
@@ -25,4 +26,9 @@ def test_batch_bench_small(default_bundle: Path, tmp_path: Path) -> None:
     assert [m["rows"] for m in res["memory"].values()] == [300, 600]
     # the child's own peak (VmHWM), not this test process's RSS inherited through fork
     assert all(50 < m["peak_rss_mib"] < 1024 for m in res["memory"].values())
+    raw_rate = res["raw_ort_rows_per_s"]
+    for m in res["memory"].values():  # a fresh process's rate against raw's, both measured
+        assert m["vs_raw"] == pytest.approx(m["rows_per_s"] / raw_rate, rel=1e-2)
+    text = markdown_batch(res)
+    assert "x2 (600 rows, fresh process" in text and f"{res['memory']['x2']['vs_raw']:.2f}x" in text
     assert list(tmp_path.iterdir()) == []  # temporary inputs and outputs removed
