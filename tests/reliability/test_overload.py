@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 TIMEOUT_MS = 2000  # the loaded server (conftest.SERVER_ENVS["loaded"])
 # 64 texts per request (the default limit) keep 3x capacity well within what the Python
 # open-loop generator can offer (MAX_RATE) on a quiet machine too. With 32 texts the service's
-# capacity reached 206 req/s in a clean-clone CI run (22:00, 27 Nov), so 3x was 620 > 600.
+# capacity reached 206 req/s in a clean-clone CI run (21:50, 27 Nov), so 3x was 620 > 600.
 TEXTS_PER_REQUEST, MAX_RATE = 64, 600.0
 LOAD_S = 60.0 if os.environ.get("RELIABILITY_SOAK") == "1" else 8.0  # soak: a minute of overload
 LIVEZ_MS, QUICK_REJECT_MS, RSS_SLACK_MB = 100, 1000, 150
