@@ -144,10 +144,12 @@ class Predictor:
         """tokenizer.json, loaded at first use: the batch job tokenizes in its own reader thread
         and never asks, which saves a second tokenizer load (~0.05 s, ~0.1 s while the reader
         loads its own) before its first batch. The service's warm-up loads it in ``__init__``."""
-        with self._encoder_lock:
-            if self._encoder is None:
-                self._encoder = TextEncoder.from_file(self.bundle.tokenizer_path, self.max_tokens)
-            return self._encoder
+        if self._encoder is None:  # the lock only while loading, not on every encode call
+            with self._encoder_lock:
+                if self._encoder is None:
+                    self._encoder = TextEncoder.from_file(self.bundle.tokenizer_path,
+                                                          self.max_tokens)
+        return self._encoder
 
     @property
     def tokenizer(self) -> Tokenizer:

@@ -85,8 +85,9 @@ class TextEncoder:
             return encode_texts(self.twin, texts, self.max_tokens)
         if not any(ascii_rows):
             return encode_texts(self.tokenizer, texts, self.max_tokens)
-        fast = iter(encode_texts(self.twin, [t for t, a in zip(texts, ascii_rows, strict=True)
-                                             if a], self.max_tokens))
-        full = iter(encode_texts(self.tokenizer, [t for t, a in zip(texts, ascii_rows, strict=True)
-                                                  if not a], self.max_tokens))
+        split: tuple[list[str], list[str]] = ([], [])  # (non-ASCII, ASCII) texts, in order
+        for text, is_ascii in zip(texts, ascii_rows, strict=True):
+            split[is_ascii].append(text)
+        full = iter(encode_texts(self.tokenizer, split[0], self.max_tokens))
+        fast = iter(encode_texts(self.twin, split[1], self.max_tokens))
         return [next(fast) if a else next(full) for a in ascii_rows]
