@@ -1,6 +1,6 @@
 """The minimal hand-made alternative to the BentoML service: bare Starlette/uvicorn + onnxruntime.
 
-Same bundle, same :class:`service.runtime.Predictor`, same request validation
+Same bundle, same :class:`core.runtime.Predictor`, same request validation
 (:func:`service.schema.parse_body`) and the same JSON contract as the service's ``POST /predict``
 (``{"texts": [...]}`` or ``{"text": "..."}`` -> ``{"model", "version", "results"}``), but no
 batching, no worker supervisor and no middleware: each request is scored inline on the event
@@ -24,13 +24,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from service.bundle import load_bundle
-from service.runtime import Predictor, RuntimeOptions
+from core.bundle import load_bundle
+from core.paths import default_model_dir
+from core.runtime import Predictor, RuntimeOptions
 from service.schema import Limits, RequestError, parse_body
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
 WARMUP_TEXTS = ["a warm-up text to load the graph", "ok"]
 
 
@@ -65,7 +64,7 @@ def create_app(predictor: Predictor, limits: Limits | None = None) -> Starlette:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.bare_server", description=__doc__.splitlines()[0])
-    p.add_argument("--model-dir", type=Path, default=DEFAULT_MODEL_DIR, help="bundle to serve")
+    p.add_argument("--model-dir", type=Path, default=default_model_dir(), help="bundle to serve")
     p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8123, help="HTTP port")
     p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads")

@@ -28,7 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_MODEL = Path("models/default")
+from core.paths import shipped_model_dir
+
+DEFAULT_MODEL = shipped_model_dir()
 
 
 def corpus(dataset: str = "rotten_tomatoes") -> list[str]:
@@ -63,7 +65,7 @@ def _timed(fn, repeats: int) -> tuple[float, float]:
 
 def raw_ort_runner(predictor, texts: list[str], batch_size: int):
     """A function running bare ``session.run`` over pre-tokenized, pre-padded batches."""
-    from service.runtime import pad_batch
+    from core.runtime import pad_batch
 
     seqs = sorted(predictor.encode(texts), key=len)
     batches = [pad_batch(seqs[k:k + batch_size], predictor.max_tokens, predictor.input_dtype)
@@ -157,7 +159,7 @@ def run_batch_bench(model: str | Path = DEFAULT_MODEL, texts: list[str] | None =
     rows/s, peak RSS MiB, vs_raw = its rows/s over raw's median rate) and rss_growth
     (largest / smallest).
     """
-    from service.runtime import Predictor, RuntimeOptions
+    from core.runtime import Predictor, RuntimeOptions
 
     model = Path(model)
     texts = corpus() if texts is None else texts

@@ -30,7 +30,7 @@ from bench.plain_bundle import (
     max_abs_diff,
     rnn_node,
 )
-from service.bundle import Bundle, load_bundle
+from core.bundle import Bundle, load_bundle
 
 FUSED_HOW = "Keras rebuilt from the plain ONNX weights, fused export"
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ def candidates(parts: dict) -> list[list[np.ndarray]]:
 
 def fused_bundle(source: str | Path, texts: list[str], cache: Path | None = None) -> Path:
     """Path of a fused-export bundle with ``source``'s weights (``source`` itself if fused)."""
-    from training.bundle_writer import write_bundle
+    from core.bundle_writer import write_bundle
     from training.export import convert
 
     bundle: Bundle = load_bundle(source)

@@ -37,9 +37,10 @@ from bench.model_timing import (
     time_alternating,
     time_calls,
 )
+from core.paths import shipped_model_dir
 
 log = logging.getLogger(__name__)
-DEFAULT_BUNDLE = Path(__file__).resolve().parents[1] / "models" / "default"
+DEFAULT_BUNDLE = shipped_model_dir()
 ENGINES = ("keras", "plain", "fused")
 KINDS = {"efficiency": "random batches", "efficiency_sorted": "length-sorted batches",
          "efficiency_planned": "random batches in the runtime's planned chunks"}

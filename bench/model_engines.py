@@ -23,9 +23,10 @@ import onnx
 from bench.model_timing import make_batches, ort_session
 from bench.plain_bundle import cache_root
 from bench.report import library_versions
+from core.paths import PROJECT_ROOT as REPO_ROOT
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[1]
+
 PARITY_TOLERANCE = 1e-5
 WEIGHTS = "keras build_model seed 0, then every weight ~ N(0, 0.1) from default_rng(0)"
 KEY_SOURCES = ("training/export.py", "training/fuse.py", "training/model.py")
@@ -57,7 +58,7 @@ def load_test_seqs(bundle: Path) -> tuple[dict, list[list[int]]]:
     """The bundle's card and its dataset's test split as unpadded token ids (max_tokens cap)."""
     from tokenizers import Tokenizer
 
-    from service.bundle import load_bundle
+    from core.bundle import load_bundle
     from training import datasets
     from training.split import split
 

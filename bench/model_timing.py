@@ -94,9 +94,9 @@ def make_batches(seqs: list[list[int]], size: int, seed: int | None) -> list[np.
 
 
 def planned_chunks(batches: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
-    """Each padded batch cut the way the runtime scores it (``service.runtime.length_batches``:
+    """Each padded batch cut the way the runtime scores it (``core.runtime.length_batches``:
     sorted by length, ``plan_chunks``), all chunks in one list; and the number of batches."""
-    from service.runtime import length_batches
+    from core.runtime import length_batches
 
     chunks = []
     for batch in batches:

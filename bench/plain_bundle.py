@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from service.bundle import Bundle, load_bundle
+from core.bundle import Bundle, load_bundle
 
 log = logging.getLogger(__name__)
 PARITY_TOLERANCE = 1e-5
@@ -125,7 +125,7 @@ def keras_model(layers_: dict):
 
 def max_abs_diff(a: Path, b: Path, texts: list[str]) -> float:
     """Largest |Δprobability| between two bundles' runtimes on ``texts``."""
-    from service.runtime import Predictor
+    from core.runtime import Predictor
 
     return float(np.max(np.abs(Predictor(a).predict_proba(texts) - Predictor(b).predict_proba(texts))))
 
@@ -160,7 +160,7 @@ def plain_bundle(source: str | Path, texts: list[str], cache: Path | None = None
 
 
 def _build(bundle: Bundle, proto: onnx.ModelProto, dest: Path) -> None:
-    from training.bundle_writer import write_bundle
+    from core.bundle_writer import write_bundle
     from training.export import convert
 
     model = keras_model(onnx_layers(proto))

@@ -23,9 +23,9 @@ from functools import partial
 from pathlib import Path
 
 from bench import report
+from core.paths import default_model_dir
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("model", "service", "batch")
 RUN_ORDER = ("service", "model", "batch")  # see the module docstring
 LIBS = ("onnxruntime", "bentoml", "tensorflow-cpu", "keras", "tf2onnx", "tokenizers", "numpy",
@@ -36,7 +36,7 @@ LIBS = ("onnxruntime", "bentoml", "tensorflow-cpu", "keras", "tf2onnx", "tokeniz
 class BenchOptions:
     """What to run and where to write."""
 
-    bundle: Path = REPO_ROOT / "models" / "default"
+    bundle: Path = field(default_factory=default_model_dir)
     quick: bool = False
     repeats: int | None = None  # default: 1 quick, 3 full
     parts: tuple[str, ...] = PARTS
@@ -89,7 +89,7 @@ def is_fused(bundle: Path) -> bool:
     import onnx
 
     from bench.plain_bundle import rnn_node
-    from service.bundle import load_bundle
+    from core.bundle import load_bundle
 
     return rnn_node(onnx.load(str(load_bundle(bundle).model_path)).graph) is not None
 

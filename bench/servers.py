@@ -15,7 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from service.launcher import ServiceProcess, bentoml_command, free_port
+from devtools.launcher import ServiceProcess, free_port
+from service.launch import bentoml_command
 
 log = logging.getLogger(__name__)
 

@@ -23,11 +23,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench.loadgen import LoadSpec, run_load
 from bench.servers import running_targets, service_settings
+from core.paths import PROJECT_ROOT as REPO_ROOT
+from devtools.loadgen import LoadSpec, run_load
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[1]
+
 TEXTS_FILE = REPO_ROOT / "load_tests" / "data" / "test_texts.json"
 TARGETS = ("service", "bare", "nobatch_plain")
 LABELS = {"service": "our BentoML service (adaptive batching)",
@@ -117,7 +118,7 @@ def rate_at_p99(url: str, bodies: list[bytes], capacity: float, bound_ms: float,
 
 def scrape_batch(url: str) -> tuple[float, float] | None:
     """(count, sum) of the service's texts-per-batch histogram, or None without /metrics."""
-    from service.metrics import samples
+    from devtools.promtext import samples
 
     try:
         with urllib.request.urlopen(f"{url}/metrics", timeout=5) as resp:

@@ -23,9 +23,10 @@ from bench.report import write_results
 from bench.servers import bentoml_process
 from bench.service_bench import ServiceBenchConfig as Cfg
 from bench.service_bench import load, load_texts, request_bodies, scrape_batch
+from core.paths import default_model_dir
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parents[1]
+
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
     "batcher=bentoml": {"SENTIMENT_BATCHER": "bentoml"},
@@ -122,7 +123,7 @@ def interrupted(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench.sweep", description=__doc__.splitlines()[0])
-    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "default")
+    p.add_argument("--model", type=Path, default=default_model_dir())
     p.add_argument("--seconds", type=float, default=3.0, help="per capacity / fixed-rate run")
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--only", action="append", choices=list(CONFIGS), help="configurations to run")

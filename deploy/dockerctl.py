@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from service.launcher import http_status  # the project is installed in the venv (-e .)
+from devtools.launcher import http_status  # the project is installed in the venv (-e .)
 
 log = logging.getLogger("deploy.dockerctl")
 REPO = Path(__file__).resolve().parents[1]

@@ -34,7 +34,7 @@ FORBIDDEN = ("tensorflow", "keras", "tf2onnx")
 def host_predictor():
     """The TF-free runtime on the host: the reference the container must agree with."""
     sys.path.insert(0, str(REPO))
-    from service.runtime import Predictor
+    from core.runtime import Predictor
     return Predictor(REPO / "models" / "default")
 
 

@@ -2,7 +2,7 @@
 
 Starts the compose service (image already built) and `bentoml serve` of the same code on the
 host, both with the example env file's settings (1 worker, 1 onnxruntime thread, access log
-off), then alternates deploy/loadgen.py runs between them (ROUNDS x SECONDS each) so background
+off), then alternates closed-loop devtools.loadgen runs between them (ROUNDS x SECONDS each) so background
 load on a shared machine hits both alike. Prints medians as one JSON line.
 
     python deploy/measure.py --image sentiment:container-test --port 3100 --host-port 3101
@@ -20,7 +20,6 @@ from pathlib import Path
 import dockerctl
 from dockerctl import Compose
 from e2e import REPO, SERVICE, test_env_file
-from loadgen import run as load
 
 
 def env_settings(env_file: Path) -> dict[str, str]:
@@ -28,12 +27,19 @@ def env_settings(env_file: Path) -> dict[str, str]:
     return dict(ln.split("=", 1) for ln in lines if ln.strip() and not ln.startswith("#"))
 
 
+BODY = json.dumps({"texts": ["A moving, beautifully acted film."]}).encode()
+
+
 def alternate(urls: dict[str, str], rounds: int, seconds: float, connections: int) -> dict:
-    """Round-robin load runs over the targets; medians of requests/s and latencies."""
+    """Round-robin closed-loop runs over the targets; medians of requests/s and latencies."""
+    from devtools.loadgen import LoadSpec, run_load
+
     runs: dict[str, list[dict]] = {name: [] for name in urls}
     for _ in range(rounds):
         for name, url in urls.items():
-            runs[name].append(load(url, connections=connections, duration=seconds))
+            spec = LoadSpec(f"{url}/predict", [BODY], duration_s=seconds, connections=connections)
+            result = run_load(spec)
+            runs[name].append({**result, "rps": result["achieved_rps"]})
     return {name: {"rps_median": statistics.median(r["rps"] for r in rs),
                    "p50_ms_median": statistics.median(r["p50_ms"] for r in rs),
                    "p99_ms_median": statistics.median(r["p99_ms"] for r in rs),
@@ -53,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=8)
     a = p.parse_args(argv)
     sys.path.insert(0, str(REPO))
-    from service.launcher import ServiceProcess
+    from devtools.launcher import ServiceProcess
 
     with tempfile.TemporaryDirectory(prefix="sentiment-measure-") as tmp:
         env_file = test_env_file(Path(tmp))

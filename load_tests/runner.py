@@ -91,7 +91,7 @@ def target(opts: Options, out: Path) -> Iterator[tuple[str, int | None]]:
     if opts.host:
         yield opts.host, listener_pid(opts.host)  # for the CPU split, when it can be found
         return
-    from service.launcher import ServiceProcess
+    from devtools.launcher import ServiceProcess
 
     env = dict(opts.service_env)
     if opts.model is not None:

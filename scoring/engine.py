@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
+from core.runtime import Batch, length_batches
+from core.textenc import TextEncoder
 from scoring.rows import Row
 from scoring.writers import OutputFormat, write_rejected
-from service.runtime import Batch, length_batches
-from service.textenc import TextEncoder
 
 _DONE = object()
 SWITCH_INTERVAL_S = 0.0001  # see run_local

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.bundle import Bundle, load_bundle, sha256_file
+from core.paths import default_model_dir
 from scoring.parts import WorkDir
 from scoring.progress import Progress
 from scoring.readers import detect_format, open_reader
 from scoring.writers import assemble_rejected, output_format
-from service.bundle import Bundle, load_bundle, sha256_file
 
 log = logging.getLogger(__name__)
 ENGINES = ("local", "ray")
@@ -42,7 +43,7 @@ class ScoreConfig:
 
     input: Path
     output: Path
-    model: Path = Path("models/default")
+    model: Path = field(default_factory=default_model_dir)
     text_column: str = "text"
     id_column: str | None = None
     input_format: str = "auto"
@@ -123,7 +124,7 @@ def prepare(cfg: ScoreConfig) -> Context:
 
 def _engine(ctx: Context) -> None:
     """Run the chosen engine; the driver-side Predictor also formats results for Ray."""
-    from service.runtime import Predictor, RuntimeOptions
+    from core.runtime import Predictor, RuntimeOptions
 
     def load() -> Predictor:
         return Predictor(ctx.bundle, RuntimeOptions(intra_op_threads=ctx.config.threads))

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from scoring.atomic import atomic_write, atomic_write_bytes
-from service.bundle import sha256_file
+from core.atomic import atomic_write, atomic_write_bytes
+from core.bundle import sha256_file
 
 log = logging.getLogger(__name__)
 MANIFEST = "manifest.json"

@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from core.bundle import CARD, MODEL, TOKENIZER
 from scoring.engine import Part, iter_parts, publish_part, windows
-from service.bundle import CARD, MODEL, TOKENIZER
 
 log = logging.getLogger(__name__)
 WAVE_PARTS = 16
@@ -34,7 +34,7 @@ class RayScorer:
     def __init__(self, bundle: list, threads: int = 1, batch_size: int = 64) -> None:
         import ray
 
-        from service.runtime import Predictor, RuntimeOptions
+        from core.runtime import Predictor, RuntimeOptions
 
         files: dict[str, bytes] = ray.get(bundle[0])
         tmp = tempfile.mkdtemp(prefix="sentiment-bundle-")

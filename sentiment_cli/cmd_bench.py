@@ -12,7 +12,8 @@ import argparse
 import signal
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from core.paths import PROJECT_ROOT as REPO_ROOT
+from core.paths import default_model_dir
 
 
 def _env_pair(text: str) -> tuple[str, str]:
@@ -25,7 +26,7 @@ def _env_pair(text: str) -> tuple[str, str]:
 def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--quick", action="store_true",
                    help="short runs, 1 repeat, fewer batch sizes (under 2 minutes)")
-    p.add_argument("--model", type=Path, default=REPO_ROOT / "models" / "default",
+    p.add_argument("--model", type=Path, default=default_model_dir(),
                    help="bundle to benchmark (default: %(default)s)")
     p.add_argument("--repeats", type=int, default=None,
                    help="runs per figure, medians reported (default: 3, --quick: 1)")

@@ -7,11 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-DEFAULT_MODEL = Path("models/default")
+from core.paths import default_model_dir
 
 
 def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="bundle dir (default: %(default)s)")
+    p.add_argument("--model", type=Path, default=default_model_dir(),
+                   help="bundle dir (default: $SENTIMENT_MODEL_DIR or the shipped bundle, %(default)s)")
     if name == "predict":
         p.add_argument("texts", nargs="*", help="texts to score (default: one per line on stdin)")
     if name == "evaluate":
@@ -20,14 +21,14 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
 
 
 def run(name: str, args: argparse.Namespace) -> int:
-    from service.bundle import load_bundle
+    from core.bundle import load_bundle
 
     bundle = load_bundle(args.model)
     if name == "verify":
         print(json.dumps({"ok": True, **bundle.summary()}, indent=2))
         return 0
     if name == "predict":
-        from service.runtime import Predictor
+        from core.runtime import Predictor
 
         texts = args.texts or [line.rstrip("\n") for line in sys.stdin]
         for text, res in zip(texts, Predictor(bundle).predict(texts), strict=True):

@@ -57,8 +57,8 @@ def child_env(args: argparse.Namespace) -> dict[str, str]:
 def run(name: str, args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from service.bundle import load_bundle
-    from service.launcher import REPO_ROOT, bentoml_command, check_port_free
+    from core.bundle import load_bundle
+    from service.launch import APP_ROOT, bentoml_command, check_port_free
     from service.settings import Settings
 
     env = child_env(args)
@@ -79,6 +79,6 @@ def run(name: str, args: argparse.Namespace) -> int:
     print(f"serving {bundle.name} ({bundle.version}) from {settings.model_dir}")
     print(f"API docs: http://{shown}:{settings.port}/  (OpenAPI: /docs.json)", flush=True)
     cmd = bentoml_command(settings.port, settings.host)
-    os.chdir(REPO_ROOT)
+    os.chdir(APP_ROOT)
     os.execve(cmd[0], cmd, env)  # replaces this process: signals reach bentoml directly
     return 0  # not reached

@@ -23,10 +23,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.bundle import BundleError
+from core.runtime import Predictor, RuntimeOptions
 from service import bentoml_fixes
 from service.batch import score_batch
 from service.batcher import Batcher, BatcherConfig, Rejected
-from service.bundle import BundleError
 from service.io import PredictInput, PredictOutput
 from service.metrics import (
     install_gc_metrics,
@@ -36,7 +37,6 @@ from service.metrics import (
     record_rejection,
 )
 from service.middleware import RequestGate
-from service.runtime import Predictor, RuntimeOptions
 from service.schema import Limits
 from service.settings import SERVICE_NAME, Settings, load_settings
 from service.shutdown import refuse_new_connections_on_sigterm

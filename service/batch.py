@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from service.runtime import Predictor
+from core.runtime import Predictor
 
 log = logging.getLogger("bentoml.sentiment")
 ERROR_KEY = "error"

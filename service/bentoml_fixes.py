@@ -31,7 +31,7 @@ from circus import process as circus_process
 from circus import sockets as circus_sockets
 from starlette.responses import JSONResponse
 
-from service.launcher import check_port_free
+from service.launch import check_port_free
 
 API_SERVER_SOCKET = "_bento_api_server"  # _bentoml_impl.server.serving.API_SERVER_NAME
 _CIRCUS_INIT = circus_sockets.CircusSocket.__init__  # the originals, restored by install(False)
@@ -74,8 +74,7 @@ def spread_init(self: circus_sockets.CircusSocket, *args: Any, **kwargs: Any) ->
     spread = (not args and kwargs.get("name") == API_SERVER_SOCKET and kwargs.get("port")
               and kwargs.get("path") is None and not kwargs.get("so_reuseport"))
     if spread:
-        check_port_free(kwargs.get("host", "localhost"), kwargs["port"],
-                        kwargs.get("family", socket.AF_INET))
+        check_port_free(kwargs.get("host", "localhost"), kwargs["port"])
         kwargs["so_reuseport"] = True
     _CIRCUS_INIT(self, *args, **kwargs)
     if spread and self.so_reuseport:  # circus re-creates the per-worker sockets from _cfg

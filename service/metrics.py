@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import re
 import time
 from collections import Counter, deque
 from typing import Any
@@ -124,29 +123,3 @@ def flush_gc_pauses() -> None:
     while _GC_PAUSES:
         generation, seconds = _GC_PAUSES.popleft()
         hist.labels(generation=str(generation)).observe(seconds)
-
-
-# Reading the Prometheus text format (tests, benchmarks and load tests read /metrics).
-LINE = re.compile(r'^(?P<name>[a-zA-Z_:][\w:]*)(?:\{(?P<labels>[^}]*)\})?\s+(?P<value>\S+)')
-LABEL = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
-
-
-def samples(text: str, name: str) -> list[dict]:
-    """Every sample whose metric name is exactly ``name``: {"labels": {...}, "value": float}."""
-    out = []
-    for line in text.splitlines():
-        m = LINE.match(line)
-        if m and m["name"] == name:
-            out.append({"labels": dict(LABEL.findall(m["labels"] or "")),
-                        "value": float(m["value"])})
-    return out
-
-
-def histogram(text: str, name: str) -> dict:
-    """A histogram summed over its label sets: {"count": n, "buckets": {le: cumulative n}}."""
-    buckets: dict[float, float] = {}
-    for s in samples(text, f"{name}_bucket"):
-        le = float(s["labels"]["le"])
-        buckets[le] = buckets.get(le, 0.0) + s["value"]
-    count = sum(s["value"] for s in samples(text, f"{name}_count"))
-    return {"count": count, "buckets": buckets}

@@ -15,8 +15,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MODEL_DIR = REPO_ROOT / "models" / "default"
+from core.paths import shipped_model_dir
+
 SERVICE_NAME = "sentiment"  # BentoML service name (also in its "Server" response header)
 BACKSTOP_S = 2.0  # BentoML's own request timeout sits this far behind the batcher's
 
@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SENTIMENT_", extra="ignore",
                                       protected_namespaces=())
 
-    model_dir: Path = Field(DEFAULT_MODEL_DIR, description="bundle directory to serve "
+    model_dir: Path = Field(default_factory=shipped_model_dir, description="bundle directory to serve "
                             "(default: the shipped models/default)")
     host: str = Field("127.0.0.1", description="bind address; 0.0.0.0 inside a container")
     port: int = Field(3000, ge=0, le=65535, description="HTTP port")

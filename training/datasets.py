@@ -19,7 +19,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from service.bundle import sha256_file
+from core.bundle import sha256_file
 from training.errors import DataError
 
 log = logging.getLogger(__name__)

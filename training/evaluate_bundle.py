@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from service.bundle import Bundle
-from service.runtime import Predictor
+from core.bundle import Bundle
+from core.runtime import Predictor
 from training import datasets
 from training.evaluate import metrics
 from training.split import split

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.bundle import MODEL, TOKENIZER
+from core.bundle import MODEL, TOKENIZER
 from training import datasets
 from training.model import ModelConfig
 from training.split import Splits, split
@@ -67,7 +67,7 @@ def run(cfg: RunConfig) -> Path:
     ds, splits, labels = prepare(cfg)
     if dest.exists() and not cfg.force:
         raise FileExistsError(f"{dest} exists; pass --force to replace it")
-    from training.bundle_writer import write_bundle  # heavy imports only once data is valid
+    from core.bundle_writer import write_bundle  # heavy imports only once data is valid
     from training.export import check_parity, to_onnx
     from training.trainer import train_and_evaluate
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.loadgen import LoadSpec, run_load
 from bench.report import targets, update_readme
 from bench.run import BenchOptions, failed_parts, run_all
 from bench.servers import bare_process
 from bench.service_bench import TARGETS, ServiceBenchConfig, load_texts, request_bodies
-from service.runtime import Predictor
+from core.runtime import Predictor
+from devtools.loadgen import LoadSpec, run_load
 
 pytestmark = pytest.mark.slow
 

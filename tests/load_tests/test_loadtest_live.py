@@ -43,7 +43,7 @@ def test_smoke_run_passes_with_zero_failures_and_writes_the_report(tmp_path: Pat
 
 @pytest.fixture(scope="module")
 def server():
-    from service.launcher import ServiceProcess
+    from devtools.launcher import ServiceProcess
 
     with ServiceProcess() as svc:
         yield svc

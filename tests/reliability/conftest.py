@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from reliability_figures import FIGURES, write_summary
 
-from service.launcher import ServiceProcess
+from devtools.launcher import ServiceProcess
 
 API_KEY = "reliability-key-7f3a9c"
 MAIN_LIMITS = {"SENTIMENT_MAX_TEXTS": "16", "SENTIMENT_MAX_CHARS": "500",

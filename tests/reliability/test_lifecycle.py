@@ -17,8 +17,8 @@ from reliability_figures import record
 from reliability_http import request
 from reliability_load import HOST, fixture_texts, get_status
 
-from service.launcher import ServiceProcess
-from service.metrics import samples
+from devtools.launcher import ServiceProcess
+from devtools.promtext import samples
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 COLD_STARTS, IN_FLIGHT, GRACE_S = 3, 8, 30

@@ -14,7 +14,7 @@ import pytest
 from reliability_figures import record
 from reliability_http import request
 
-from service.bundle import BundleError, load_bundle
+from core.bundle import BundleError, load_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 JSON = [("Content-Type", "application/json")]

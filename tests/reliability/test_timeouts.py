@@ -12,7 +12,7 @@ from reliability_figures import record
 from reliability_http import request
 from reliability_load import HOST, fixture_texts, get_status
 
-from service.metrics import samples
+from devtools.promtext import samples
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 TIMEOUT_S, CAP = 1.0, 3  # the tight server (conftest.SERVER_ENVS["tight"])

@@ -17,6 +17,6 @@ def bad_csv(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def predictor(default_bundle: Path):
-    from service.runtime import Predictor
+    from core.runtime import Predictor
 
     return Predictor(default_bundle)

@@ -19,11 +19,11 @@ import pytest
 from scoring_testlib import make_texts, write_results, write_text_csv
 
 import scoring.engine as engine_mod
+from core.runtime import length_batches, pad_batch
 from scoring.engine import iter_parts, part_windows, windows
 from scoring.job import ScoreConfig, run_job
 from scoring.rows import Row
 from scoring.writers import output_format
-from service.runtime import length_batches, pad_batch
 
 ASCII = [chr(i) for i in range(128)]
 
@@ -40,8 +40,8 @@ def awkward_texts(n: int = 3000, seed: int = 1) -> list[str]:
 
 def test_job_tokenization_equals_predictor_encode(predictor, monkeypatch) -> None:
     """The engine's tokenizer (loaded on its own, run single-threaded) gives Predictor's ids."""
+    from core.textenc import encode_texts, load_tokenizer
     from scoring.engine import PARALLELISM_ENV
-    from service.textenc import encode_texts, load_tokenizer
 
     monkeypatch.setenv(PARALLELISM_ENV, "false")
     tokenizer = load_tokenizer(predictor.bundle.tokenizer_path)
@@ -172,8 +172,8 @@ def test_switch_interval_and_tokenizer_threads_set_during_the_job_only(tmp_path:
     import os
     import sys
 
+    from core.runtime import Predictor
     from scoring.engine import PARALLELISM_ENV
-    from service.runtime import Predictor
 
     seen = []
     real = Predictor.predict_ids
@@ -194,15 +194,15 @@ def test_switch_interval_and_tokenizer_threads_set_during_the_job_only(tmp_path:
 
 def test_model_that_fails_to_load_fails_the_job(tmp_path: Path, default_bundle: Path,
                                                 monkeypatch) -> None:
-    import service.runtime
+    import core.runtime
 
     def broken(*args, **kwargs):
-        raise service.runtime.BundleError("onnxruntime cannot load model.onnx: broken")
+        raise core.runtime.BundleError("onnxruntime cannot load model.onnx: broken")
 
-    monkeypatch.setattr(service.runtime, "Predictor", broken)
+    monkeypatch.setattr(core.runtime, "Predictor", broken)
     for texts in (make_texts(30), []):  # with rows to score, and with none
         inp = write_text_csv(tmp_path / "in.csv", texts)
-        with pytest.raises(service.runtime.BundleError, match="cannot load"):
+        with pytest.raises(core.runtime.BundleError, match="cannot load"):
             run_job(ScoreConfig(inp, tmp_path / "out.csv", model=default_bundle, quiet=True,
                                 force=True))
         assert not (tmp_path / "out.csv").exists()

@@ -15,7 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.launcher import ServiceProcess, alive, descendants
+from devtools.launcher import ServiceProcess
+from devtools.proc import alive, descendants
 
 API_KEY = "test-key-0123456789"
 SMALL_LIMITS = {"SENTIMENT_MAX_TEXTS": "8", "SENTIMENT_MAX_CHARS": "300",

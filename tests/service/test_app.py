@@ -15,10 +15,11 @@ import httpx
 import numpy as np
 import pytest
 
-from service.bundle import sha256_file
-from service.launcher import ServiceProcess, ServiceStartError, descendants
-from service.metrics import histogram, samples
-from service.runtime import Predictor
+from core.bundle import sha256_file
+from core.runtime import Predictor
+from devtools.launcher import ServiceProcess, ServiceStartError
+from devtools.proc import descendants
+from devtools.promtext import histogram, samples
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

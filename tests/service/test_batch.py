@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from core.runtime import Predictor
 from service.batch import ERROR_KEY, score_batch
-from service.runtime import Predictor
 
 
 def test_bad_text_is_isolated(default_bundle):

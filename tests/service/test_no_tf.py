@@ -21,7 +21,7 @@ def test_serving_modules_do_not_import_tensorflow(repo_root: Path) -> None:
     code = (
         "import importlib, sys\n"
         f"for m in {mods!r}:\n    importlib.import_module(m)\n"
-        "from service.runtime import Predictor\n"
+        "from core.runtime import Predictor\n"
         "Predictor('models/default').predict(['fine'])\n"
         f"bad = [m for m in sys.modules if m.split('.')[0] in {FORBIDDEN!r}]\n"
         "print(len(sys.modules)); assert not bad, bad\n"

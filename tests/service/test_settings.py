@@ -5,7 +5,8 @@ from __future__ import annotations
 import pydantic
 import pytest
 
-from service.settings import BACKSTOP_S, DEFAULT_MODEL_DIR, Settings
+from core.paths import shipped_model_dir
+from service.settings import BACKSTOP_S, Settings
 
 
 def test_defaults_are_documented_and_serve_the_shipped_bundle(monkeypatch):
@@ -13,7 +14,7 @@ def test_defaults_are_documented_and_serve_the_shipped_bundle(monkeypatch):
         if key.startswith("SENTIMENT_"):
             monkeypatch.delenv(key)
     s = Settings()
-    assert s.model_dir == DEFAULT_MODEL_DIR and (DEFAULT_MODEL_DIR / "card.json").is_file()
+    assert s.model_dir == shipped_model_dir() and (shipped_model_dir() / "card.json").is_file()
     assert (s.max_texts, s.max_chars, s.max_body_bytes) == (64, 5000, 1_000_000)
     assert s.api_key is None and s.api_key_bytes() is None
     assert 1 <= s.workers <= 4 and s.ort_threads == 1

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.bundle import load_bundle
-from service.runtime import Predictor
+from core.bundle import load_bundle
+from core.bundle_writer import write_bundle
+from core.runtime import Predictor
 from tests.conftest import synthetic_rows
-from training.bundle_writer import write_bundle
 
 pytestmark = pytest.mark.slow
 

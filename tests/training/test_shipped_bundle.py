@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.bundle import load_bundle
+from core.bundle import load_bundle
 from training.evaluate_bundle import evaluate_bundle
 
 

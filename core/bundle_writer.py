@@ -9,8 +9,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from scoring.atomic import fsync_dir
-from service.bundle import CARD, FORMAT, MODEL, TOKENIZER, sha256_file
+from core.atomic import fsync_dir
+from core.bundle import CARD, FORMAT, MODEL, TOKENIZER, sha256_file
 
 
 def write_bundle(dest: Path, fill: Callable[[Path], dict], force: bool = False) -> Path:

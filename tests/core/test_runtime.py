@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from service.runtime import (
+from core.runtime import (
     CALL_ROW_STEPS,
     STEP_ROWS,
     Predictor,
@@ -15,7 +15,7 @@ from service.runtime import (
     pad_batch,
     plan_chunks,
 )
-from service.textenc import encode_texts
+from core.textenc import encode_texts
 
 TEXTS = ["a wonderful, moving film", "dull and lifeless", "", "   ", "ok", "x " * 500,
          "an uneven but often charming comedy", "😀 great fun 😀", "ça marche très bien"]

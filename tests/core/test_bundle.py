@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.bundle import BundleError, load_bundle, sha256_file
+from core.bundle import BundleError, load_bundle, sha256_file
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""service.textenc: the ASCII twin gives tokenizer.json's ids, and only where that is certain."""
+"""core.textenc: the ASCII twin gives tokenizer.json's ids, and only where that is certain."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-from service.textenc import TextEncoder, ascii_steps, ascii_twin, encode_texts, load_tokenizer
+from core.textenc import TextEncoder, ascii_steps, ascii_twin, encode_texts, load_tokenizer
 
 MAX = 64
 

@@ -16,7 +16,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -24,8 +23,8 @@ import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SERVICE_TARGET = "service.app:SentimentService"
+from devtools.proc import descendants
+from service.launch import APP_ROOT, bentoml_command
 
 
 class ServiceStartError(RuntimeError):
@@ -33,16 +32,6 @@ class ServiceStartError(RuntimeError):
 
 
 _HANDED_OUT: set[int] = set()
-
-
-def check_port_free(host: str, port: int, family: int | None = None) -> None:
-    """Raise OSError (EADDRINUSE) if anything listens on ``host:port`` (a TIME_WAIT is fine);
-    ``family`` defaults to AF_INET6 for an IPv6 literal, else AF_INET."""
-    if family is None:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -54,48 +43,6 @@ def free_port(host: str = "127.0.0.1") -> int:
         if port not in _HANDED_OUT:
             _HANDED_OUT.add(port)
             return port
-
-
-def bentoml_command(port: int, host: str = "127.0.0.1") -> list[str]:
-    """The ``bentoml serve`` command line, run with this interpreter's venv."""
-    bentoml = Path(sys.executable).with_name("bentoml")
-    exe = [str(bentoml)] if bentoml.exists() else [sys.executable, "-m", "bentoml"]
-    return [*exe, "serve", SERVICE_TARGET, "--host", host, "--port", str(port),
-            "--working-dir", str(REPO_ROOT)]
-
-
-def _ppids() -> dict[int, int]:
-    """pid -> parent pid of every live process (Linux /proc)."""
-    out = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                out[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-    return out
-
-
-def descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (BentoML's workers run in sessions of their own)."""
-    children: dict[int, list[int]] = {}
-    for child, parent in _ppids().items():
-        children.setdefault(parent, []).append(child)
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` is a live (not zombie) process."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
 
 
 def http_status(url: str, timeout: float = 2.0) -> int | None:
@@ -160,7 +107,7 @@ class ServiceProcess:
     def start(self) -> ServiceProcess:
         """Spawn the server in its own process group (so stop() reaches its workers too)."""
         with open(self.log_path, "wb") as log:
-            self.proc = subprocess.Popen(self.command, cwd=REPO_ROOT, env=self.environment(),
+            self.proc = subprocess.Popen(self.command, cwd=APP_ROOT, env=self.environment(),
                                          stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
         return self

@@ -16,8 +16,8 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from service.bundle import Bundle, BundleError, load_bundle
-from service.textenc import TextEncoder
+from core.bundle import Bundle, BundleError, load_bundle
+from core.textenc import TextEncoder
 
 log = logging.getLogger(__name__)
 PAD_ID = 0

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+from devtools.proc import tree_cpu_seconds
 
 
 @dataclass(frozen=True)
@@ -128,24 +127,6 @@ async def _run(spec: LoadSpec) -> tuple[Samples, float, float]:
     run.end = run.t0 + spec.duration_s
     await asyncio.gather(*(_connection(run) for _ in range(spec.connections)))
     return run.samples, run.t0, time.monotonic()
-
-
-def tree_cpu_seconds(pid: int | None) -> float:
-    """user+system CPU seconds of ``pid`` and its live descendants (BentoML workers run in
-    sessions of their own, so a process group is not enough)."""
-    if pid is None:
-        return 0.0
-    from service.launcher import descendants
-
-    total = 0
-    for p in (pid, *descendants(pid)):
-        try:
-            with open(f"/proc/{p}/stat", "rb") as fh:
-                fields = fh.read().rsplit(b")", 1)[1].split()
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime (fields after "(comm)")
-    return total / CLK_TCK
 
 
 def summarize(samples: Samples, spec: LoadSpec, t0: float) -> dict:
