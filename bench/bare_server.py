@@ -21,13 +21,15 @@ from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from core.bundle import load_bundle
+from core.errors import ErrorKind, SentimentError
 from core.paths import default_model_dir
 from core.runtime import Predictor, RuntimeOptions
-from service.schema import Limits, RequestError, parse_body
+from service.errors import error_response
+from service.schema import Limits, parse_body
 
 log = logging.getLogger(__name__)
 WARMUP_TEXTS = ["a warm-up text to load the graph", "ok"]
@@ -48,11 +50,11 @@ def create_app(predictor: Predictor, limits: Limits | None = None) -> Starlette:
         body = await request.body()
         try:
             if len(body) > limits.max_body_bytes:
-                raise RequestError(413, f"request body exceeds the limit of "
-                                   f"{limits.max_body_bytes} bytes")
+                raise SentimentError(ErrorKind.TOO_LARGE, "request body exceeds the limit of "
+                                     f"{limits.max_body_bytes} bytes")
             texts = parse_body(body, limits)
-        except RequestError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status)
+        except SentimentError as exc:
+            return error_response(exc)
         return Response(response_body(predictor, texts), media_type="application/json")
 
     async def ok(request: Request) -> Response:

@@ -16,12 +16,16 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any
 
 import bentoml
+from starlette.responses import JSONResponse
 
-from service.app import LIMITS, SETTINGS, load_predictor_or_exit, model_summary
-from service.io import PredictInput, PredictOutput
+from core.errors import SentimentError
+from service.app import LIMITS, SETTINGS, PredictRequest, load_predictor_or_exit, model_summary
+from service.errors import error_response
 from service.middleware import RequestGate
+from service.models import PredictResponse
 
 TARGET = "bench.nobatch_service:NoBatchService"
 
@@ -34,14 +38,21 @@ class NoBatchService:
         self.predictor = load_predictor_or_exit(SETTINGS, worker=True)
         self.predictor.options = replace(self.predictor.options, plan_chunks=False)
         self.summary = model_summary(self.predictor, SETTINGS)
-        PredictOutput.bind(self.predictor.bundle.name, self.predictor.bundle.version)
+        self.envelope = {"model": self.predictor.bundle.name,
+                         "version": self.predictor.bundle.version}
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ort")
 
-    @bentoml.api(route="/predict", input_spec=PredictInput, output_spec=PredictOutput)
-    async def predict(self, texts: list[str]) -> list[dict]:
+    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)
+    async def predict(self, texts: list[str] | None = None, text: str | None = None) -> Any:
         """Score one request's texts in one call."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.predictor.predict, texts)
+        try:
+            results = await loop.run_in_executor(self.executor, self.predictor.predict,
+                                                 texts if texts is not None else [text or ""])
+        except SentimentError as exc:
+            return error_response(exc)
+        return JSONResponse({**self.envelope, "results": results})
 
 
-NoBatchService.add_asgi_middleware(RequestGate, limits=LIMITS, api_key=SETTINGS.api_key_bytes())
+NoBatchService.add_asgi_middleware(RequestGate, limits=LIMITS, routes={"/predict": LIMITS},
+                                   api_key=SETTINGS.api_key_bytes())

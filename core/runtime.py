@@ -28,30 +28,19 @@ class RuntimeOptions:
     """onnxruntime session options; defaults suit one serving worker on a small CPU."""
 
     intra_op_threads: int = 1
-    inter_op_threads: int = 1
-    allow_spinning: bool = False
-    optimization: str = "all"  # all | extended | basic | disabled
     plan_chunks: bool = True  # cut batches by length (plan_chunks); off: chunks of batch_size
 
 
-_OPT_LEVELS = {
-    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-    "disabled": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-}
-
-
 def session_options(opts: RuntimeOptions) -> ort.SessionOptions:
-    """Build SessionOptions: bounded threads, no spinning, full graph optimization."""
+    """Bounded threads, sequential execution, full graph optimization, and no spinning: a
+    spinning pool burns CPU after each call that the other workers need."""
     so = ort.SessionOptions()
     so.intra_op_num_threads = opts.intra_op_threads
-    so.inter_op_num_threads = opts.inter_op_threads
+    so.inter_op_num_threads = 1
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = _OPT_LEVELS[opts.optimization]
-    spin = "1" if opts.allow_spinning else "0"
-    so.add_session_config_entry("session.intra_op.allow_spinning", spin)
-    so.add_session_config_entry("session.inter_op.allow_spinning", spin)
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    so.add_session_config_entry("session.inter_op.allow_spinning", "0")
     return so
 
 

@@ -1,34 +1,35 @@
 """The BentoML service: ``bentoml serve service.app:SentimentService`` (or ``sentiment serve``).
 
-``POST /predict`` is one adaptive-batching API: each request contributes its list of texts,
-concurrent requests' texts are concatenated into one onnxruntime call and every request gets
-back its own slice, in order. Batches are formed by service.batcher (default) or by BentoML's
-dispatcher (``SENTIMENT_BATCHER=bentoml``). Request parsing and every client error live in the
-ASGI gate (service.middleware); this module loads, verifies and warms the model.
+``POST /predict`` is a typed ``@bentoml.api``: each request's texts go to the worker's
+in-process adaptive batcher (core.batcher), which concatenates concurrent requests' texts into
+one onnxruntime call and hands every request back its own slice, in order. In front of
+BentoML's router sit CORS (when SENTIMENT_CORS_ORIGINS is set) and the request gate
+(service.middleware: auth, JSON only, body limit, validation). This module loads, verifies and
+warms the model; errors become HTTP answers in service.errors.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
+import json
 import logging
 import os
 import sys
 import time
+from typing import Any
 
 import bentoml
-from bentoml.exceptions import ServiceUnavailable
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from core.batcher import INFERENCE_NICE, INLINE_MAX_TEXTS, Batcher, BatcherConfig
 from core.bundle import BundleError
+from core.errors import SentimentError
 from core.runtime import Predictor, RuntimeOptions
-from service import bentoml_fixes
-from service.batch import score_batch
-from service.batcher import Batcher, BatcherConfig, Rejected
-from service.io import PredictInput, PredictOutput
+from service.errors import error_response, status_of
 from service.metrics import (
     install_gc_metrics,
     record_batch,
@@ -37,20 +38,21 @@ from service.metrics import (
     record_rejection,
 )
 from service.middleware import RequestGate
+from service.models import PredictResponse, texts_request
+from service.openapi import complete_spec
 from service.schema import Limits
-from service.settings import SERVICE_NAME, Settings, load_settings
+from service.settings import Settings, load_settings
 from service.shutdown import refuse_new_connections_on_sigterm
 
 log = logging.getLogger("bentoml.sentiment")  # under "bentoml": shown by its log config
 EXIT_BAD_BUNDLE = 3
 FREEZE_AT_BATCHES = (1, 200)  # after the first batch (server set-up done) and once warm
 WARMUP_TEXTS = ["a warm-up text to load the graph", "ok"]
+PROTECTED = ("/predict", "/model")
 
 SETTINGS = load_settings()  # read once per process: the decorators below need it
-# before BentoML builds this service's app and, in the parent process, its socket (see module)
-bentoml_fixes.install(spread_connections=SETTINGS.reuse_port)
 LIMITS = Limits(SETTINGS.max_texts, SETTINGS.max_chars, SETTINGS.max_body_bytes)
-DIRECT = SETTINGS.direct_predict_active()
+PredictRequest = texts_request("PredictRequest", LIMITS.max_texts, LIMITS.max_chars)
 
 
 def load_predictor(settings: Settings) -> Predictor:
@@ -88,26 +90,6 @@ def full_batch_cost(predictor: Predictor, size: int, rounds: int = 3) -> float:
     return best / size
 
 
-def late_freeze(batches: int) -> None:
-    """Freeze again without collecting (O(1)): BentoML builds its server after __init__ and the
-    first requests import and build more long-lived objects; frozen, full collections skip them."""
-    gc.freeze()
-    log.info("gc.freeze() after %d batch(es): %d objects frozen in all", batches,
-             gc.get_freeze_count())
-
-
-class OverloadLogFilter(logging.Filter):
-    """Log BentoML's load-shedding 503s as one warning line instead of an error traceback."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, ServiceUnavailable):
-            record.msg, record.args = "%s: answered 503 (%s)", (record.getMessage(), exc)
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.exc_info = record.exc_text = None
-        return True
-
-
 def model_summary(predictor: Predictor, settings: Settings) -> dict:
     """The card summary plus the serving limits, for ``GET /model``."""
     limits = {"max_texts": settings.max_texts, "max_chars": settings.max_chars,
@@ -118,9 +100,6 @@ def model_summary(predictor: Predictor, settings: Settings) -> dict:
 async def get_model(request: Request) -> JSONResponse:
     """``GET /model``: what is being served (auth is checked by the gate)."""
     return JSONResponse(bentoml.get_current_service().summary)
-
-
-extra_routes = Starlette(routes=[Route("/model", get_model, methods=["GET"])])
 
 
 @bentoml.service(**SETTINGS.service_config())
@@ -138,72 +117,59 @@ class SentimentService:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         self.predictor = load_predictor_or_exit(SETTINGS, worker=True)
         self.summary = model_summary(self.predictor, SETTINGS)
-        PredictOutput.bind(self.predictor.bundle.name, self.predictor.bundle.version)
+        bundle = self.predictor.bundle
+        self.envelope = json.dumps({"model": bundle.name, "version": bundle.version})[:-1]
         self.batcher = Batcher(self._score, BatcherConfig(
             max_batch_texts=SETTINGS.max_batch_size, max_wait_s=SETTINGS.max_latency_ms / 1000,
             timeout_s=SETTINGS.timeout_s, max_in_flight=SETTINGS.worker_concurrency(),
             cost_per_text_s=full_batch_cost(self.predictor, SETTINGS.max_batch_size),
-            inline_max_texts=SETTINGS.inline_max_texts,
-            inference_nice=SETTINGS.inference_nice),
+            inline_max_texts=INLINE_MAX_TEXTS, inference_nice=INFERENCE_NICE),
             on_batch=record_batch_start, on_load=record_load)
         self.batches = 0
-        if SETTINGS.gc_freeze:  # after imports and warm-up: keep start-up objects out of GC
-            gc.collect()
-            gc.freeze()
+        gc.collect()  # after imports and warm-up: keep ~100k start-up objects out of full GCs
+        gc.freeze()
         install_gc_metrics()
         if not refuse_new_connections_on_sigterm():
             log.warning("no listening socket or SIGTERM handler found: new connections during "
                         "shutdown will be reset instead of refused")
-        logging.getLogger("bentoml._internal.server.http_app").addFilter(OverloadLogFilter())
-        log.info("serving %s version %s from %s (POST /predict answered %s)",
-                 self.predictor.bundle.name, self.predictor.bundle.version, SETTINGS.model_dir,
-                 "directly by the ASGI gate" if DIRECT else "by BentoML's API handler")
+        log.info("serving %s version %s from %s", bundle.name, bundle.version, SETTINGS.model_dir)
 
     def _score(self, texts: list[str]) -> list[dict]:
         start = time.perf_counter()
-        results = score_batch(self.predictor, texts, SETTINGS.max_batch_size)
-        record_batch(texts, [r["label"] for r in results if "label" in r],
-                     time.perf_counter() - start)
+        results = self.predictor.predict(texts, batch_size=SETTINGS.max_batch_size)
+        record_batch(texts, [r["label"] for r in results], time.perf_counter() - start)
         self.batches += 1
-        if self.batches in FREEZE_AT_BATCHES and SETTINGS.gc_freeze:
-            late_freeze(self.batches)
+        if self.batches in FREEZE_AT_BATCHES:  # BentoML builds more long-lived objects late
+            gc.freeze()
         return results
 
-    async def submit(self, texts: list[str]) -> list[dict] | Rejected:
-        """One request's results from the inline batcher, or its 429 / 503 / 504."""
+    async def _answer(self, texts: list[str]) -> Response:
+        """One request's results from the batcher as a JSON response, or its error."""
         try:
-            return await self.batcher.submit(texts)
-        except Rejected as exc:  # rendered by PredictOutput
-            record_rejection(exc.status)
-            return exc
+            results = await self.batcher.submit(texts)
+        except SentimentError as exc:
+            record_rejection(status_of(exc))
+            return error_response(exc)
+        body = f'{self.envelope}, "results": {json.dumps(results, ensure_ascii=False)}}}'
+        return Response(body, media_type="application/json")
 
-    async def answer(self, texts: list[str]) -> Response:
-        """The whole /predict response, for the ASGI gate's direct path."""
-        return await PredictOutput.to_http_response(await self.submit(texts), None)
-
-    if SETTINGS.batcher == "bentoml":
-        @bentoml.api(route="/predict", batchable=True, max_batch_size=SETTINGS.max_batch_size,
-                     max_latency_ms=SETTINGS.max_latency_ms, input_spec=PredictInput,
-                     output_spec=PredictOutput)
-        async def predict(self, texts: list[str]) -> list[dict]:
-            """Score texts: {"texts": [...]} or {"text": "..."} -> one result per text."""
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self.batcher.executor, self._score, texts)
-    else:
-        @bentoml.api(route="/predict", input_spec=PredictInput, output_spec=PredictOutput)
-        async def predict(self, texts: list[str]) -> list[dict] | Rejected:
-            """Score texts: {"texts": [...]} or {"text": "..."} -> one result per text."""
-            return await self.submit(texts)
+    @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)
+    async def predict(self, texts: list[str] | None = None, text: str | None = None) -> Any:
+        """Score texts: ``{"texts": [...]}`` or ``{"text": "..."}`` -> one result per text, in
+        order. The body is serialized once here (the schema is PredictResponse)."""
+        return await self._answer(texts if texts is not None else [text or ""])
 
 
-async def answer_directly(texts: list[str]) -> Response:
-    """The gate's direct /predict path: the serving worker's SentimentService.answer."""
-    return await bentoml.get_current_service().answer(texts)
+def spec_filter(spec: dict) -> dict:
+    return complete_spec(spec, ["/predict"], PROTECTED, SETTINGS.api_key is not None)
 
 
-SentimentService.mount_asgi_app(extra_routes, path="/")
-SentimentService.add_asgi_middleware(RequestGate, limits=LIMITS,
-                                     api_key=SETTINGS.api_key_bytes(),
-                                     explain_503=SETTINGS.batcher == "bentoml",
-                                     direct=answer_directly if DIRECT else None,
-                                     server_header=f"BentoML Service/{SERVICE_NAME}")
+SentimentService.mount_asgi_app(Starlette(routes=[Route("/model", get_model, methods=["GET"])]),
+                                path="/")
+if SETTINGS.cors_origins:  # outermost of ours, so the gate's error answers carry CORS headers
+    SentimentService.add_asgi_middleware(CORSMiddleware, allow_origins=SETTINGS.cors_origins,
+                                         allow_methods=["GET", "POST", "OPTIONS"],
+                                         allow_headers=["authorization", "content-type"])
+SentimentService.add_asgi_middleware(RequestGate, limits=LIMITS, routes={"/predict": LIMITS},
+                                     api_key=SETTINGS.api_key_bytes(), protected=PROTECTED,
+                                     spec_filter=spec_filter)

@@ -1,7 +1,7 @@
 """Session-scoped real servers for the service tests: started once, in parallel, reused.
 
 - ``server``: `bentoml serve` with auth off and small limits (so limit tests send little data).
-- ``routed_server``: like ``server`` but with SENTIMENT_DIRECT_PREDICT=false (one worker).
+- ``cors_server``: one worker with SENTIMENT_CORS_ORIGINS set.
 - ``auth_server``: started through `sentiment serve` with SENTIMENT_API_KEY set, no access
   log and a 10 ms batching latency budget.
 """
@@ -19,6 +19,7 @@ from devtools.launcher import ServiceProcess
 from devtools.proc import alive, descendants
 
 API_KEY = "test-key-0123456789"
+CORS_ORIGIN = "https://app.example"
 SMALL_LIMITS = {"SENTIMENT_MAX_TEXTS": "8", "SENTIMENT_MAX_CHARS": "300",
                 "SENTIMENT_MAX_BODY_BYTES": "4096"}
 
@@ -38,13 +39,8 @@ def servers() -> Iterator[dict[str, ServiceProcess]]:
                                   "SENTIMENT_MAX_LATENCY_MS": "60000"}),
         "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY},
                                command=sentiment_serve_command()),
-        # like "plain", but /predict goes through BentoML's router and API handler
-        "routed": ServiceProcess({**SMALL_LIMITS, "SENTIMENT_WORKERS": "1",
-                                  "SENTIMENT_MAX_LATENCY_MS": "60000",
-                                  "SENTIMENT_DIRECT_PREDICT": "false"}),
-        # BentoML's own dispatcher instead of service.batcher (SENTIMENT_BATCHER=bentoml)
-        "bentoml": ServiceProcess({"SENTIMENT_BATCHER": "bentoml", "SENTIMENT_WORKERS": "1",
-                                   "SENTIMENT_MAX_LATENCY_MS": "1000"}),
+        "cors": ServiceProcess({**SMALL_LIMITS, "SENTIMENT_WORKERS": "1",
+                                "SENTIMENT_CORS_ORIGINS": CORS_ORIGIN}),
     }
     try:
         for p in procs.values():
@@ -81,10 +77,5 @@ def client(server: ServiceProcess) -> Iterator[httpx.Client]:
 
 
 @pytest.fixture(scope="session")
-def bentoml_batcher_server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
-    return servers["bentoml"]
-
-
-@pytest.fixture(scope="session")
-def routed_server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
-    return servers["routed"]
+def cors_server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
+    return servers["cors"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import pickle
 import random
 import shutil
 import time
 from pathlib import Path
 
+import bentoml
 import httpx
 import numpy as np
 import pytest
@@ -161,19 +161,6 @@ def test_concurrent_mixed_requests_batch_and_match_runtime(server, client, predi
     assert hist["count"] - hist["buckets"][1.0] > 0, f"no batch of 2+ requests: {hist}"
 
 
-def test_bentoml_dispatcher_mode_batches_and_matches_runtime(bentoml_batcher_server, predictor):
-    """SENTIMENT_BATCHER=bentoml: BentoML's dispatcher forms the batches, same answers."""
-    rng = random.Random(11)
-    bodies = [{"texts": random_texts(rng, rng.randint(1, 6))} for _ in range(32)]
-    responses = asyncio.run(_fire(bentoml_batcher_server.url, bodies))
-    for body, r in zip(bodies, responses, strict=True):
-        assert r.status_code == 200, r.text
-        assert_matches(r.json()["results"], body["texts"], predictor)
-    text = httpx.get(f"{bentoml_batcher_server.url}/metrics").text
-    assert histogram(text, "bentoml_service_adaptive_batch_size")["count"] > 0
-    assert histogram(text, "sentiment_batch_requests")["count"] == 0  # service.batcher unused
-
-
 def test_service_metrics(client):
     client.post("/predict", json={"texts": ["great", "awful"]})
     text = client.get("/metrics").text
@@ -206,7 +193,7 @@ def test_api_key(auth_server, api_key):
         assert c.get("/model", headers=good).status_code == 200
         for path in ("/livez", "/readyz", "/metrics"):
             assert c.get(path).status_code == 200
-    assert f"API docs: {auth_server.url}/" in auth_server.output_tail(400)
+    assert f"web page: {auth_server.url}/" in auth_server.output_tail(400)
 
 
 async def _fire_auth(url: str, key: str, n: int) -> list[httpx.Response]:
@@ -256,101 +243,6 @@ def test_broken_bundle_exits_non_zero_never_ready(default_bundle, tmp_path, how,
     assert proc.proc.returncode == 3
 
 
-SAME_ANSWER_REQUESTS = [
-    ("POST", {"json": {"text": "a moving, beautifully acted film"}}),
-    ("POST", {"json": {"texts": ["great", "awful", "fine", "ok"]}}),
-    ("POST", {"json": {"texts": ["x"] * 9}}),  # over SMALL_LIMITS' max_texts
-    ("POST", {"json": {"texts": []}}),
-    ("POST", {"json": {"texts": ["x" * 301]}}),  # over max_chars
-    ("POST", {"content": b'{"texts": ["unclosed"'}),
-    ("POST", {"content": b"texts=a", "headers": {"content-type": "text/plain"}}),
-    ("GET", {}),
-]
-
-
-@pytest.mark.parametrize(("method", "kwargs"), SAME_ANSWER_REQUESTS)
-def test_direct_and_routed_predict_answer_alike(server, routed_server, method, kwargs):
-    """SENTIMENT_DIRECT_PREDICT only changes who answers /predict, never the answer."""
-    answers = []
-    for srv in (server, routed_server):
-        r = httpx.request(method, f"{srv.url}/predict", timeout=30, **kwargs)
-        answers.append((r.status_code, r.headers.get("content-type"), r.headers.get("server"),
-                        r.json()))
-    assert answers[0] == answers[1]
-
-
-def test_direct_path_is_on_by_default_and_still_counted(server, routed_server):
-    assert "answered directly by the ASGI gate" in server.output_tail(20_000)
-    assert "answered by BentoML's API handler" in routed_server.output_tail(20_000)
-    metric = "bentoml_service_request_total"
-
-    def predict_count(text: str) -> float:
-        return sum(s["value"] for s in samples(text, metric)
-                   if s["labels"].get("endpoint") == "/predict")
-
-    with httpx.Client(base_url=server.url, timeout=30) as c:
-        before = predict_count(c.get("/metrics").text)
-        for _ in range(3):
-            assert c.post("/predict", json={"text": "counted"}).status_code == 200
-        assert predict_count(c.get("/metrics").text) == before + 3
-
-
-def socket_owners(port: int, pids: list[int]) -> dict[str, list[set[str]]]:
-    """For each worker pid, the inodes of its listening and established server-side sockets on
-    ``port`` (from /proc/net/tcp, matched against the pid's open fds)."""
-    states = {}
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        f = line.split()
-        if int(f[1].split(":")[1], 16) == port:
-            states[f[9]] = {"0A": "listen", "01": "established"}.get(f[3], "other")
-    owned: dict[str, list[set[str]]] = {"listen": [], "established": []}
-    for pid in pids:
-        inodes = set()
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            target = os.readlink(fd) if fd.is_symlink() else ""
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-        for kind in owned:
-            owned[kind].append({i for i in inodes if states.get(i) == kind})
-    return owned
-
-
-async def _open_burst(url: str, n: int) -> list:
-    host, port = url.removeprefix("http://").split(":")
-    conns = await asyncio.gather(*(asyncio.open_connection(host, int(port)) for _ in range(n)))
-    body = b'{"text": "fine"}'
-    for _reader, writer in conns:
-        writer.write(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
-    for reader, _writer in conns:
-        assert b" 200 " in await reader.readline()
-    return conns
-
-
-def test_each_worker_listens_and_a_burst_of_connections_is_spread(server):
-    """SENTIMENT_REUSE_PORT (default): one listening socket per worker, so 16 connections opened
-    at once do not all land on one worker (all on one: chance 2 x 2^-16 with a fair spread; with
-    BentoML's shared socket it happened in 16 of 20 trials of 8 connections)."""
-    workers = descendants(server.proc.pid)
-    workers = [p for p in workers if "_bentoml_impl.worker" in Path(f"/proc/{p}/cmdline")
-               .read_bytes().decode(errors="replace")]
-    if len(workers) < 2:
-        pytest.skip("needs a server with 2+ workers (2+ usable cores)")
-
-    async def burst() -> dict[str, list[set[str]]]:
-        conns = await _open_burst(server.url, 16)
-        owned = socket_owners(server.port, workers)
-        for _reader, writer in conns:
-            writer.close()
-        return owned
-
-    owned = asyncio.run(burst())
-    listen = owned["listen"]
-    assert all(len(s) == 1 for s in listen) and len(set.union(*listen)) == len(workers)
-    per_worker = [len(s) for s in owned["established"]]
-    assert sum(per_worker) == 16 and min(per_worker) >= 1, per_worker
-
-
 def thread_nices(pid: int) -> list[int]:
     """The niceness of every thread of process ``pid`` (field 19 of /proc/<pid>/task/*/stat)."""
     out = []
@@ -363,8 +255,8 @@ def thread_nices(pid: int) -> list[int]:
 
 
 def test_workers_run_inference_below_the_event_loop(server, client):
-    """SENTIMENT_INFERENCE_NICE (default 2): each worker's onnxruntime thread, started by its
-    first batch larger than inline_max_texts, runs at niceness 2; its other threads at 0."""
+    """Each worker's onnxruntime thread, started by its first batch larger than
+    INLINE_MAX_TEXTS, runs at niceness INFERENCE_NICE (2); its other threads at 0."""
     rng = random.Random(3)
     bodies = [{"texts": random_texts(rng, 8)} for _ in range(64)]  # concurrent: batches > 8
     assert all(r.status_code == 200 for r in asyncio.run(_fire(server.url, bodies)))
@@ -372,3 +264,66 @@ def test_workers_run_inference_below_the_event_loop(server, client):
     niced = [pid for pid, ns in nices.items() if 2 in ns]
     assert niced, nices
     assert all(set(nices[pid]) == {0, 2} for pid in niced), nices
+
+
+def test_bentoml_clients_call_predict_with_typed_arguments(server, predictor):
+    texts = ["a superb, charming story", "dull"]
+    with bentoml.SyncHTTPClient(server.url) as c:
+        many = c.predict(texts=texts)
+        one = c.predict(text=texts[0])
+    assert_matches(many["results"], texts, predictor)
+    assert one["results"][0] == many["results"][0]
+
+    async def call() -> dict:
+        async with bentoml.AsyncHTTPClient(server.url) as ac:
+            return await ac.predict(texts=texts)
+
+    assert asyncio.run(call()) == many
+
+
+def test_cors_headers_on_success_errors_and_preflight(cors_server):
+    from tests.service.conftest import CORS_ORIGIN
+
+    origin = {"origin": CORS_ORIGIN}
+    with httpx.Client(base_url=cors_server.url, timeout=30, headers=origin) as c:
+        ok = c.post("/predict", json={"text": "fine"})
+        bad = c.post("/predict", json={"texts": []})
+        big = c.post("/predict", json={"texts": ["x"] * 9})
+        wrong_type = c.post("/predict", content=b"x", headers={"content-type": "text/plain"})
+        model = c.get("/model")
+        pre = c.options("/predict", headers={"access-control-request-method": "POST",
+                                             "access-control-request-headers": "content-type"})
+        other = c.post("/predict", json={"text": "fine"}, headers={"origin": "https://evil.example"})
+    for r, status in ((ok, 200), (bad, 422), (big, 413), (wrong_type, 415), (model, 200),
+                      (pre, 200)):
+        assert r.status_code == status, r.text
+        assert r.headers.get("access-control-allow-origin") == CORS_ORIGIN, (status, r.headers)
+    assert "POST" in pre.headers["access-control-allow-methods"]
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_no_cors_headers_by_default(client):
+    r = client.post("/predict", json={"text": "fine"}, headers={"origin": "https://app.example"})
+    assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+
+
+def test_openapi_schema_is_valid_and_complete(client, auth_server):
+    from openapi_spec_validator import validate
+
+    spec = client.get("/docs.json").json()
+    validate(spec)
+    post = spec["paths"]["/predict"]["post"]
+    assert {"200", "400", "401", "413", "415", "422", "429", "500", "503", "504"} <= set(
+        post["responses"])
+    error = post["responses"]["413"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/ErrorBody"}
+    body = post["requestBody"]["content"]["application/json"]["schema"]
+    assert body["properties"]["texts"]["maxItems"] == 8  # SMALL_LIMITS
+    assert body["properties"]["texts"]["items"]["maxLength"] == 300
+    assert body["additionalProperties"] is False and len(body["oneOf"]) == 2
+    assert "root_input" not in json.dumps(body)
+    assert "get" in spec["paths"]["/model"] and "securitySchemes" not in spec["components"]
+    secured = httpx.get(f"{auth_server.url}/docs.json").json()
+    validate(secured)
+    assert secured["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert secured["paths"]["/predict"]["post"]["security"] == [{"bearer": []}]

@@ -1,10 +1,13 @@
-"""Request-body validation (no server): every mistake maps to a RequestError with a status."""
+"""Request-body validation (no server): every mistake is a SentimentError of a kind that maps to
+its status."""
 
 from __future__ import annotations
 
 import pytest
 
-from service.schema import Limits, RequestError, parse_body, texts_from_payload
+from core.errors import SentimentError
+from service.errors import error_body, status_of
+from service.schema import Limits, parse_body, texts_from_payload
 
 LIMITS = Limits(max_texts=3, max_chars=10, max_body_bytes=1000)
 
@@ -24,17 +27,18 @@ def test_both_forms_give_texts_in_order():
     ({"texts": ["a", "b\ud800"]}, 422, "texts[1]"),
 ])
 def test_item_errors_name_the_field(payload, status, field):
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(SentimentError) as info:
         texts_from_payload(payload, LIMITS)
-    assert info.value.status == status
-    assert info.value.body()["field"] == field
+    assert status_of(info.value) == status
+    assert error_body(info.value)["field"] == field
 
 
 def test_limit_errors_name_the_limit():
-    with pytest.raises(RequestError) as info:
+    with pytest.raises(SentimentError) as info:
         texts_from_payload({"texts": ["a"] * 4}, LIMITS)
-    assert info.value.body() | {"error": ""} == {"error": "", "field": "texts",
-                                                  "limit": "max_texts", "max": 3}
+    assert error_body(info.value) | {"error": ""} == {
+        "error": "", "status": 413, "kind": "too_large", "field": "texts", "limit": "max_texts",
+        "max": 3}
 
 
 def test_text_at_the_char_limit_is_accepted():

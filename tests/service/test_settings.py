@@ -38,13 +38,28 @@ def test_env_prefix_and_service_config(monkeypatch):
     assert s.api_key_bytes() == b"k1" and "k1" not in repr(s)
 
 
-def test_bentoml_batcher_gets_bentoml_traffic_limits(monkeypatch):
-    monkeypatch.setenv("SENTIMENT_BATCHER", "bentoml")
+def test_concurrency_is_split_over_workers_and_cors_origins_parse(monkeypatch):
     monkeypatch.setenv("SENTIMENT_WORKERS", "3")
     monkeypatch.setenv("SENTIMENT_MAX_CONCURRENCY", "10")
+    monkeypatch.setenv("SENTIMENT_CORS_ORIGINS", "https://a.example, http://localhost:8080")
     s = Settings()
-    assert s.service_config()["traffic"] == {"timeout": s.timeout_s, "max_concurrency": 10}
+    assert s.service_config()["traffic"] == {"timeout": s.timeout_s + BACKSTOP_S}
     assert s.worker_concurrency() == 4
+    assert s.cors_origins == ["https://a.example", "http://localhost:8080"]
+
+
+def test_every_setting_is_a_serve_option_with_its_description():
+    from sentiment_cli.main import build_parser
+
+    parser = build_parser(["serve"])
+    sub = next(a for a in parser._actions if a.dest == "command").choices["serve"]
+    helps = {a.dest: a.help for a in sub._actions}
+    for field, info in Settings.model_fields.items():
+        if field == "api_key":  # environment only: `ps` would show a command-line key
+            assert "SENTIMENT_API_KEY" in sub.epilog
+            continue
+        assert info.description and info.description.replace("%", "%%") in helps[field]
+        assert f"SENTIMENT_{field.upper()}" in helps[field]
 
 
 def test_blank_api_key_means_auth_off(monkeypatch):

@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from service.batcher import Batcher, BatcherConfig, Rejected
+from core.batcher import Batcher, BatcherConfig
+from core.errors import ErrorKind, SentimentError
 
 
 class Scorer:
@@ -86,12 +87,12 @@ def test_cap_gives_429_and_timed_out_running_work_keeps_its_slot():
         await asyncio.sleep(0.05)  # s0 is running (blocked); s1 queues behind it
         slow.append(asyncio.create_task(batcher.submit(["s1"])))
         await asyncio.sleep(0.01)
-        with pytest.raises(Rejected) as full:
+        with pytest.raises(SentimentError) as full:
             await batcher.submit(["extra"])
         results = await asyncio.gather(*slow, return_exceptions=True)
         # both timed out: s0 is still running, s1 was queued and is dropped
         assert batcher.in_flight == 1
-        with pytest.raises(Rejected):  # s0's slot is held until its work ends
+        with pytest.raises(SentimentError):  # s0's slot is held until its work ends
             await asyncio.gather(*(batcher.submit(["more"]) for _ in range(2)))
         scorer.gate.set()
         await asyncio.sleep(0.1)
@@ -99,8 +100,8 @@ def test_cap_gives_429_and_timed_out_running_work_keeps_its_slot():
         return full.value, results, after
 
     full, results, after = run(go())
-    assert full.status == 429
-    assert [r.status for r in results] == [504, 504]
+    assert full.kind is ErrorKind.TOO_BUSY
+    assert [r.kind for r in results] == [ErrorKind.TIMED_OUT] * 2
     assert after == [{"text": "after"}]
     scored = [t for call in scorer.calls for t in call]
     assert "s1" not in scored and "extra" not in scored  # dropped and refused work never ran
@@ -112,13 +113,13 @@ def test_oversized_request_is_chunked_and_stops_after_timeout():
     batcher = Batcher(scorer, BatcherConfig(max_batch_texts=10, timeout_s=0.12))
 
     async def go():
-        with pytest.raises(Rejected) as late:
+        with pytest.raises(SentimentError) as late:
             await batcher.submit([str(i) for i in range(200)])
         await asyncio.sleep(0.3)
         return late.value
 
     late = run(go())
-    assert late.status == 504
+    assert late.kind is ErrorKind.TIMED_OUT
     assert all(len(c) <= 10 for c in scorer.calls)
     assert scorer.scored < 100  # stopped early: 20 chunks would take 1 s
     assert batcher.in_flight == 0
@@ -135,14 +136,14 @@ def test_sheds_with_503_while_the_queue_is_not_draining():
         queued = asyncio.create_task(batcher.submit(["queued"]))
         await asyncio.sleep(0.1)  # "queued" has now waited > max_wait_s
         start = time.perf_counter()
-        with pytest.raises(Rejected) as shed:
+        with pytest.raises(SentimentError) as shed:
             await batcher.submit(["shed"])
         quick = time.perf_counter() - start
         scorer.gate.set()
         return shed.value, quick, await running, await queued
 
     shed, quick, running, queued = run(go())
-    assert shed.status == 503 and shed.retry_after == 1
+    assert shed.kind is ErrorKind.OVERLOADED and shed.retry_after == 1
     assert quick < 0.05
     assert (running, queued) == ([{"text": "running"}], [{"text": "queued"}])
 
@@ -158,7 +159,33 @@ def test_scoring_error_reaches_every_request_of_the_batch():
                                     return_exceptions=True)
 
     results = run(go())
-    assert all(isinstance(r, RuntimeError) for r in results)
+    assert all(isinstance(r, SentimentError) and r.kind is ErrorKind.INTERNAL for r in results)
+    assert batcher.in_flight == 0
+
+
+def test_a_request_that_cannot_be_scored_fails_alone():
+    scorer = Scorer()
+
+    def picky(texts: list[str]) -> list[dict]:
+        if "bad" in texts:
+            raise ValueError("cannot score 'bad'")
+        return scorer(texts)
+
+    batcher = Batcher(picky, BatcherConfig())
+
+    async def go():
+        scorer.gate.clear()  # hold the first batch so the next three queue into one batch
+        first = asyncio.create_task(batcher.submit(["first"]))
+        await asyncio.sleep(0.02)
+        rest = [asyncio.create_task(batcher.submit(t)) for t in (["a"], ["bad"], ["b", "c"])]
+        await asyncio.sleep(0.02)
+        scorer.gate.set()
+        return await first, await asyncio.gather(*rest, return_exceptions=True)
+
+    first, (a, bad, bc) = run(go())
+    assert first == [{"text": "first"}]
+    assert a == [{"text": "a"}] and bc == [{"text": "b"}, {"text": "c"}]
+    assert isinstance(bad, SentimentError) and bad.kind is ErrorKind.INTERNAL
     assert batcher.in_flight == 0
 
 
@@ -190,7 +217,7 @@ def test_small_batches_run_on_the_event_loop_large_ones_on_the_thread(inline: in
         assert await batcher.submit(["a", "b"]) == [{"text": "a"}, {"text": "b"}]
         assert await batcher.submit(["c", "d", "e"]) == [{"text": t} for t in "cde"]
         broken = Batcher(lambda texts: [1 / 0], BatcherConfig(inline_max_texts=1))
-        with pytest.raises(ZeroDivisionError):  # an inline failure still reaches its request
+        with pytest.raises(SentimentError):  # an inline failure still reaches its request
             await broken.submit(["x"])
         assert broken.in_flight == 0
         return loop_thread

@@ -1,8 +1,8 @@
 """In-process adaptive batcher with admission control, in front of one onnxruntime session.
 
-Unlike BentoML's dispatcher (``SENTIMENT_BATCHER=bentoml``; see the README for why) it never
-waits on purpose: when the model is free the next batch starts at once with every request that
-queued meanwhile (up to ``max_batch_texts``). Admission happens here too:
+Unlike BentoML's dispatcher (docs/decisions: the batching sweep) it never waits on purpose:
+when the model is free the next batch starts at once with every request that queued meanwhile
+(up to ``max_batch_texts``). Admission happens here too:
 
 - a request is *in flight* from admission until its work has finished or been dropped, so the
   work running or queued never exceeds ``max_in_flight`` requests (429 beyond), even after
@@ -13,10 +13,15 @@ queued meanwhile (up to ``max_batch_texts``). Admission happens here too:
 - a request still unanswered after ``timeout_s`` gets 504; if its work has not started it is
   dropped from the queue, and a large request being scored stops at the next chunk.
 
-Batches run on one onnxruntime thread, niced by ``inference_nice`` so that the event loop
-wins the CPU when the cores are oversubscribed, and keeps reading requests meanwhile;
-except batches of at most ``inline_max_texts`` texts, which are scored on the loop itself: for a
-one-text batch (~0.3 ms of work) the hop to the thread and back costs more CPU than it frees.
+Batches run on one onnxruntime thread, niced by INFERENCE_NICE so that the event loop wins
+the CPU when the cores are oversubscribed, and keeps reading requests meanwhile; except batches
+of at most INLINE_MAX_TEXTS texts, which are scored on the loop itself: for a one-text batch
+(~0.3 ms of work) the hop to the thread and back costs more CPU than it frees.
+
+If scoring a batch raises, each request in it is scored alone, so one request that cannot be
+scored fails only itself (an INTERNAL error) and never the others it was batched with.
+Every refusal is a :class:`core.errors.SentimentError` (TOO_BUSY, OVERLOADED, TIMED_OUT,
+INTERNAL); the caller maps it to its transport.
 """
 
 from __future__ import annotations
@@ -32,29 +37,30 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from core.errors import ErrorKind, SentimentError
+
 log = logging.getLogger("bentoml.sentiment")
 EMA_WEIGHT = 0.2  # weight of the newest full batch in the cost-per-text estimate
-
-
-class Rejected(Exception):
-    """A request the batcher refused or gave up on: an HTTP status and a message."""
-
-    def __init__(self, status: int, message: str, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.status, self.message, self.retry_after = status, message, retry_after
+# Batches of at most this many texts are scored on the event loop (no thread hop): measured in
+# the settings sweep (docs/decisions), 8 gave the most 1-text capacity of 0, 1, 8 and 32.
+INLINE_MAX_TEXTS = 8
+# Niceness added to the inference thread: under CPU contention the event loop (admission,
+# 429/503, health checks) runs first; overload /livez p99 26-35 vs 33-73 ms without it, no
+# capacity loss measured (docs/decisions).
+INFERENCE_NICE = 2
 
 
 @dataclass(frozen=True)
 class BatcherConfig:
-    """Limits of one worker's batcher (see service.settings for the documented defaults)."""
+    """Limits of one worker's batcher (the service fills them from its settings)."""
 
     max_batch_texts: int = 32
     max_wait_s: float = 0.1
     timeout_s: float = 30.0
     max_in_flight: int | None = None
     cost_per_text_s: float = 0.0005  # seed of the estimate (the service measures it at warm-up)
-    inline_max_texts: int = 0  # batches this small are scored on the event loop itself
-    inference_nice: int = 0  # niceness added to the inference thread (the loop keeps priority)
+    inline_max_texts: int = 0  # batches this small are scored on the event loop (serving: 8)
+    inference_nice: int = 0  # niceness added to the inference thread (serving: 2)
 
 
 @dataclass(eq=False)
@@ -91,6 +97,11 @@ def _call_hook(hook: Callable | None, *args: object) -> None:
         log.exception("batcher metrics hook %r failed", hook)
 
 
+def internal_error() -> SentimentError:
+    """What a request whose scoring raised gets (the traceback goes to the server log)."""
+    return SentimentError(ErrorKind.INTERNAL, "internal error while scoring; see the server log")
+
+
 class Batcher:
     """Batches concurrent requests' texts into ``score`` calls run on one worker thread."""
 
@@ -114,7 +125,8 @@ class Batcher:
         self._tasks: list[asyncio.Task] = []
 
     async def submit(self, texts: list[str]) -> list[dict]:
-        """Score ``texts`` in some batch; raises Rejected (429, 503, 504) instead of waiting long."""
+        """Score ``texts`` in some batch; raises SentimentError (TOO_BUSY, OVERLOADED, TIMED_OUT,
+        INTERNAL) instead of waiting long."""
         self._admit()
         job = Job(texts, asyncio.get_running_loop().create_future())
         job.deadline = job.queued_at + self.config.timeout_s
@@ -143,12 +155,13 @@ class Batcher:
     def _admit(self) -> None:
         cap = self.config.max_in_flight
         if cap is not None and self.in_flight >= cap:
-            raise Rejected(429, f"too many requests in flight (limit {cap} per worker, "
-                           "SENTIMENT_MAX_CONCURRENCY); retry later", retry_after=1)
+            raise SentimentError(ErrorKind.TOO_BUSY, f"too many requests in flight (limit {cap} "
+                                 "per worker, SENTIMENT_MAX_CONCURRENCY); retry later",
+                                 retry_after=1)
         if max(self.queue_wait_s(), self.backlog_s()) > self.config.max_wait_s:
-            raise Rejected(503, "server overloaded: the queueing wait passes "
-                           f"{self.config.max_wait_s * 1000:g} ms (SENTIMENT_MAX_LATENCY_MS); "
-                           "retry later", retry_after=1)
+            raise SentimentError(ErrorKind.OVERLOADED, "server overloaded: the queueing wait "
+                                 f"passes {self.config.max_wait_s * 1000:g} ms "
+                                 "(SENTIMENT_MAX_LATENCY_MS); retry later", retry_after=1)
 
     def _abandon(self, job: Job) -> None:
         """The client stopped waiting: drop queued work now, stop running work at a chunk."""
@@ -195,9 +208,9 @@ class Batcher:
                 await asyncio.sleep(delay)
                 continue
             job = self.waiting.popleft()
-            job.future.set_exception(Rejected(
-                504, f"request not answered within the {self.config.timeout_s:g} s timeout "
-                "(SENTIMENT_TIMEOUT_S)"))
+            job.future.set_exception(SentimentError(
+                ErrorKind.TIMED_OUT, f"request not answered within the {self.config.timeout_s:g} "
+                "s timeout (SENTIMENT_TIMEOUT_S)"))
             self._abandon(job)
 
     def _take(self) -> tuple[list[Job], int]:
@@ -232,16 +245,23 @@ class Batcher:
                     results = self._score_jobs(batch)  # small: no thread hop (see the docstring)
                 else:
                     results = await loop.run_in_executor(self.executor, self._score_jobs, batch)
-            except Exception as exc:  # noqa: BLE001 - every waiting request must get an answer
+            except Exception:  # noqa: BLE001 - every waiting request must get an answer
                 log.exception("scoring a batch of %d requests failed", len(batch))
-                results = [exc] * len(batch)
+                results = [internal_error() for _ in batch]
             self._finish(batch, texts, results, time.perf_counter() - start)
 
-    def _score_jobs(self, batch: list[Job]) -> list[list[dict] | None]:
-        """Worker thread: one score call for a batch; a lone oversized job goes in chunks,
-        stopping early once its client has given up."""
+    def _score_jobs(self, batch: list[Job]) -> list:
+        """Worker thread: one score call for a batch (each job alone if that fails); a lone
+        oversized job goes in chunks, stopping early once its client has given up."""
         if len(batch) > 1 or len(batch[0].texts) <= self.config.max_batch_texts:
-            results = self.score([t for job in batch for t in job.texts])
+            try:
+                results = self.score([t for job in batch for t in job.texts])
+            except Exception:  # noqa: BLE001 - isolate: score each request alone
+                if len(batch) == 1:
+                    raise
+                log.exception("scoring a batch of %d requests failed; scoring them one by one",
+                              len(batch))
+                return [self._score_alone(job) for job in batch]
             out, k = [], 0
             for job in batch:
                 out.append(results[k:k + len(job.texts)])
@@ -253,6 +273,13 @@ class Batcher:
                 return [None]
             results.extend(self.score(job.texts[k:k + size]))
         return [results]
+
+    def _score_alone(self, job: Job) -> list[dict] | SentimentError:
+        try:
+            return self.score(job.texts)
+        except Exception:  # noqa: BLE001 - this request fails, the others in its batch do not
+            log.exception("scoring a request of %d texts failed", len(job.texts))
+            return internal_error()
 
     def _finish(self, batch: list[Job], texts: int, results: list, seconds: float) -> None:
         """Answer the batch's requests, free their slots, learn the cost of a full batch."""

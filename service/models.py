@@ -1,0 +1,49 @@
+"""Pydantic models of the HTTP API: the typed inputs of the ``@bentoml.api`` methods and the
+response bodies, from which BentoML builds the OpenAPI schema (``/docs.json``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+EXAMPLE_TEXTS = ["A moving, beautifully acted film.", "Dull and far too long."]
+EXAMPLE_RESULT = {"label": "positive", "score": 0.93, "scores": {"negative": 0.07, "positive": 0.93}}
+
+
+def texts_request(name: str, max_texts: int, max_chars: int) -> type[BaseModel]:
+    """The request model ``{"texts": [1..max_texts texts]}`` or ``{"text": "..."}``.
+
+    Exactly one of the two fields is given (``oneOf`` in the schema, checked by the gate, which
+    answers every violation with the service's JSON error); unknown fields are refused.
+    """
+    text = Annotated[str, Field(min_length=1, max_length=max_chars)]
+    texts = Annotated[list[text], Field(min_length=1, max_length=max_texts)]  # type: ignore[valid-type]
+    config = ConfigDict(extra="forbid", json_schema_extra={
+        "oneOf": [{"required": ["texts"]}, {"required": ["text"]}],
+        "example": {"texts": EXAMPLE_TEXTS}})
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        name, __config__=config,
+        texts=(texts | None, Field(None, description=f"texts to score, in order (1..{max_texts}, "
+                                   f"each 1..{max_chars} characters)")),
+        text=(text | None, Field(None, description="single-text form; the answer has one "
+                                 "result")))
+
+
+class PredictResult(BaseModel):
+    """One text's answer."""
+
+    label: str = Field(description="the most probable label")
+    score: float = Field(description="probability of that label")
+    scores: dict[str, float] = Field(description="probability of every label, in card order")
+
+
+class PredictResponse(BaseModel):
+    """``{"model": name, "version": sha, "results": [one per text, in input order]}``."""
+
+    model_config = ConfigDict(protected_namespaces=(), json_schema_extra={"example": {
+        "model": "default", "version": "e54486699152-acc739", "results": [EXAMPLE_RESULT]}})
+
+    model: str = Field(description="card name of the served bundle")
+    version: str = Field(description="card version of the served bundle")
+    results: list[PredictResult]
