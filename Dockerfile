@@ -27,15 +27,21 @@ RUN if [ "$WHEELS_ONLY" = 1 ]; then export PIP_NO_INDEX=1; fi \
  && /opt/venv/bin/pip install -c constraints.txt -r /tmp/requirements.txt
 
 FROM deps AS app
+ARG WHEELS_ONLY=0
+ARG EXTRAS=serve
+# The product only: core, the service, the batch job and the CLI. Training (TensorFlow),
+# benchmarks and test harnesses stay out; the load-test image (EXTRAS=serve,load) adds Locust's
+# load_tests and the devtools it uses.
 COPY README.md /app/
+COPY core/ /app/core/
 COPY service/ /app/service/
 COPY scoring/ /app/scoring/
 COPY sentiment_cli/ /app/sentiment_cli/
-COPY training/ /app/training/
 COPY load_tests/ /app/load_tests/
-COPY bench/ /app/bench/
+COPY devtools/ /app/devtools/
 # Editable install: the code stays in /app (its repo layout), the `sentiment` command is on PATH.
-RUN if [ "$WHEELS_ONLY" = 1 ]; then export PIP_NO_INDEX=1; fi \
+RUN case ",$EXTRAS," in *,load,*) ;; *) rm -rf /app/load_tests /app/devtools ;; esac \
+ && if [ "$WHEELS_ONLY" = 1 ]; then export PIP_NO_INDEX=1; fi \
  && /opt/venv/bin/pip install --no-deps -e . \
  && /opt/venv/bin/python -m compileall -q /app \
  && if /opt/venv/bin/python -c "import tensorflow" 2>/dev/null; then \

@@ -59,7 +59,7 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
 class ServiceProcess:
     """Context manager around one ``bentoml serve`` subprocess on a free loopback port."""
 
-    def __init__(self, env: Mapping[str, str] | None = None, *, port: int | None = None,
+    def __init__(self, env: Mapping[str, str | None] | None = None, *, port: int | None = None,
                  ready_timeout: float = 90.0, grace: float = 10.0,
                  command: list[str] | None = None, log_path: str | Path | None = None) -> None:
         """``env``: SENTIMENT_* overrides; ``port``: fixed port (default: a free one, re-picked
@@ -90,7 +90,9 @@ class ServiceProcess:
             # from it: servers sharing a home clobber and mix each other's metrics.
             self._home = self._home or tempfile.mkdtemp(prefix="sentiment-bentoml-home-")
             env["BENTOML_HOME"] = self._home
-        env.update(self.env_overrides)
+        env.update({k: v for k, v in self.env_overrides.items() if v is not None})
+        for name in [k for k, v in self.env_overrides.items() if v is None]:
+            env.pop(name, None)  # None: unset
         return env
 
     def _build_command(self) -> list[str]:

@@ -45,7 +45,7 @@ class ScoreConfig:
     output: Path
     model: Path = field(default_factory=default_model_dir)
     text_column: str = "text"
-    id_column: str | None = None
+    id_column: str | None = "auto"  # "auto": the input's "id" column if it has one
     input_format: str = "auto"
     output_format: str = "auto"
     rejected: Path | None = None
@@ -110,7 +110,7 @@ def prepare(cfg: ScoreConfig) -> Context:
     out_fmt = detect_format(cfg.output, cfg.output_format, "output")
     reader = open_reader(cfg.input, in_fmt, cfg.text_column, cfg.id_column)
     bundle = load_bundle(cfg.model)
-    opts = ScoreOptions(cfg.text_column, cfg.id_column, in_fmt, out_fmt, cfg.batch_size,
+    opts = ScoreOptions(cfg.text_column, reader.id_col, in_fmt, out_fmt, cfg.batch_size,
                         cfg.window, cfg.part_rows)
     rejected = cfg.rejected or cfg.output.with_name(cfg.output.name + ".rejected.jsonl")
     workdir = WorkDir(cfg.output, rejected, job_identity(cfg, opts, bundle))
@@ -118,7 +118,7 @@ def prepare(cfg: ScoreConfig) -> Context:
     done = workdir.totals.rows
     progress = Progress(Progress.wanted(cfg.quiet) and not workdir.published, reader.total_bytes,
                         reader.total_rows, done)
-    fmt = output_format(out_fmt, bundle.labels, bundle.version, numeric_ids=not cfg.id_column)
+    fmt = output_format(out_fmt, bundle.labels, bundle.version, numeric_ids=not reader.id_col)
     return Context(cfg, opts, bundle, reader, workdir, fmt, out_fmt, progress, done)
 
 

@@ -45,6 +45,10 @@ class _Reader:
     def check(self) -> None:
         """Raise a one-line error now if the file cannot be scored at all."""
 
+    def columns(self) -> list[str]:
+        """The input's column names (JSONL: the keys of its first JSON object)."""
+        return []
+
     def __init__(self, path: Path, text_col: str, id_col: str | None) -> None:
         self.path, self.text_col, self.id_col = path, text_col, id_col
         self.total_bytes = path.stat().st_size
@@ -66,6 +70,13 @@ class CsvReader(_Reader):
         """Fail early on an empty file or a missing column."""
         with open(self.path, "rb") as raw:
             self._header(csv.reader(self._text(raw)))
+
+    def columns(self) -> list[str]:
+        with open(self.path, "rb") as raw:
+            try:
+                return next(csv.reader(self._text(raw)), None) or []
+            except csv.Error:
+                return []
 
     @staticmethod
     def _text(raw: io.BufferedReader) -> io.TextIOWrapper:
@@ -127,6 +138,9 @@ class JsonlReader(_Reader):
                 self._check_columns(obj)
                 return
 
+    def columns(self) -> list[str]:
+        return next((list(obj) for _, obj in self._parsed() if obj is not None), [])
+
     def rows(self) -> Iterator[Row]:
         """Every non-blank line as a record, good or bad, in file order."""
         for row, _ in self._parsed():
@@ -182,6 +196,9 @@ class ParquetReader(_Reader):
         self.total_rows = self._pf.metadata.num_rows
         self._batch_rows, self._done = batch_rows, 0
 
+    def columns(self) -> list[str]:
+        return list(self._pf.schema_arrow.names)
+
     def bytes_read(self) -> int:
         """Estimated from the share of rows read (Parquet is read by column chunks)."""
         return self.total_bytes * self._done // max(1, self.total_rows or 1)
@@ -197,8 +214,13 @@ class ParquetReader(_Reader):
                 yield make_row(self._done, text, rid, self.id_col, repr(text))
 
 
+AUTO_ID = "auto"
+ID_COLUMN = "id"
+
+
 def open_reader(path: Path, fmt: str, text_col: str, id_col: str | None) -> _Reader:
-    """A reader for ``path`` in format ``fmt``; raises a one-line error for a bad file."""
+    """A reader for ``path`` in format ``fmt``; raises a one-line error for a bad file.
+    ``id_col`` "auto": the input's ``id`` column if it has one, else none (line numbers)."""
     if not path.exists():
         raise FileNotFoundError(f"input file {path} does not exist")
     if not path.is_file():
@@ -209,6 +231,8 @@ def open_reader(path: Path, fmt: str, text_col: str, id_col: str | None) -> _Rea
     except OSError as exc:
         raise ValueError(f"cannot read input {path}: {exc.strerror}") from None
     cls = {"csv": CsvReader, "jsonl": JsonlReader, "parquet": ParquetReader}[fmt]
+    if id_col == AUTO_ID:
+        id_col = ID_COLUMN if ID_COLUMN in cls(path, text_col, None).columns() else None
     reader = cls(path, text_col, id_col)
     reader.check()
     return reader

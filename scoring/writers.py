@@ -28,10 +28,13 @@ class OutputFormat:
 
     def __init__(self, fmt: str, labels: list[str], version: str, numeric_ids: bool) -> None:
         self.fmt, self.labels, self.version, self.numeric_ids = fmt, labels, version, numeric_ids
+        # the input's ids go in "id"; without an id column, line numbers go in "line", so an
+        # output "id" never holds anything but the input's own id
+        self.id_name = "line" if numeric_ids else "id"
 
     @property
     def columns(self) -> list[str]:
-        return ["id", "label", "score", *[f"score_{lab}" for lab in self.labels], "model_version"]
+        return [self.id_name, "label", "score", *[f"score_{lab}" for lab in self.labels], "model_version"]
 
     def write_probs(self, ids: list, probs: np.ndarray, fh: BinaryIO) -> None:
         """Write one part's rows (no header) from their probabilities, without a dict per row.
@@ -45,7 +48,8 @@ class OutputFormat:
             fh.write(csv_rows(ids, best, probs.tolist(), labels, version).encode("utf-8"))
             return
         rows = zip(ids, best, probs.tolist(), strict=True)
-        lines = (json.dumps({"id": rid, "label": labels[b], "score": row[b],
+        key = self.id_name
+        lines = (json.dumps({key: rid, "label": labels[b], "score": row[b],
                              "scores": dict(zip(labels, row, strict=True)),
                              "model_version": version}, ensure_ascii=False) + "\n"
                  for rid, b, row in rows)
@@ -95,7 +99,7 @@ class ParquetFormat(OutputFormat):
     def _schema(self) -> Any:
         import pyarrow as pa
 
-        fields = [("id", pa.int64() if self.numeric_ids else pa.string()),
+        fields = [(self.id_name, pa.int64() if self.numeric_ids else pa.string()),
                   ("label", pa.string()), ("score", pa.float64())]
         fields += [(f"score_{lab}", pa.float64()) for lab in self.labels]
         return pa.schema(fields + [("model_version", pa.string())])

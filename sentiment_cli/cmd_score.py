@@ -22,8 +22,10 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("output", type=Path, help="output file; its extension picks the format")
     p.add_argument("--model", type=Path, default=d.model, help="bundle dir (default: %(default)s)")
     p.add_argument("--text-column", default=d.text_column, help="default: %(default)s")
-    p.add_argument("--id-column", default=None,
-                   help="column copied to the output id (default: the 1-based line number)")
+    p.add_argument("--id-column", default="auto",
+                   help="input column copied to the output's 'id' column (default: auto, the "
+                        "input's 'id' column if it has one; without one the output has a 'line' "
+                        "column of 1-based line numbers instead)")
     p.add_argument("--format", dest="input_format", choices=FORMATS, default="auto",
                    help="input format (default: from the extension)")
     p.add_argument("--output-format", choices=FORMATS, default="auto",

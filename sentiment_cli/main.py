@@ -11,18 +11,23 @@ import importlib.util
 import logging
 import sys
 
-# name -> (module, help)
+# name -> (module, the package it needs, help); a command whose package is not installed (the
+# serving image has no training, benchmark or load-test code) is not offered
 COMMANDS = {
-    "fetch": ("sentiment_cli.cmd_train", "download and verify the built-in datasets"),
-    "train": ("sentiment_cli.cmd_train", "train, evaluate, export (tf2onnx) and write a bundle"),
-    "export": ("sentiment_cli.cmd_train", "alias of train: the export is part of every run"),
-    "evaluate": ("sentiment_cli.cmd_predict", "recompute a bundle's test metrics from ONNX"),
-    "predict": ("sentiment_cli.cmd_predict", "score texts given on the command line or stdin"),
-    "verify": ("sentiment_cli.cmd_predict", "verify a bundle's sha256s and print its card"),
-    "serve": ("sentiment_cli.cmd_serve", "serve a bundle over HTTP with BentoML"),
-    "score": ("sentiment_cli.cmd_score", "batch-score a CSV/JSONL/Parquet file"),
-    "loadtest": ("sentiment_cli.cmd_loadtest", "run the Locust load test with SLO gates"),
-    "bench": ("sentiment_cli.cmd_bench", "run the side-by-side performance benchmark"),
+    "fetch": ("sentiment_cli.cmd_train", "training", "download and verify the built-in datasets"),
+    "train": ("sentiment_cli.cmd_train", "training",
+              "train, evaluate, export (tf2onnx) and write a bundle"),
+    "export": ("sentiment_cli.cmd_train", "training",
+               "alias of train: the export is part of every run"),
+    "evaluate": ("sentiment_cli.cmd_predict", "training",
+                 "recompute a bundle's test metrics from ONNX"),
+    "predict": ("sentiment_cli.cmd_predict", "core", "score texts given on the command line or stdin"),
+    "verify": ("sentiment_cli.cmd_predict", "core", "verify a bundle's sha256s and print its card"),
+    "serve": ("sentiment_cli.cmd_serve", "service", "serve a bundle over HTTP with BentoML"),
+    "score": ("sentiment_cli.cmd_score", "scoring", "batch-score a CSV/JSONL/Parquet file"),
+    "loadtest": ("sentiment_cli.cmd_loadtest", "load_tests",
+                 "run the Locust load test with SLO gates"),
+    "bench": ("sentiment_cli.cmd_bench", "bench", "run the side-by-side performance benchmark"),
 }
 
 EXPECTED_ERRORS: tuple[type[BaseException], ...] = (ValueError, FileExistsError, FileNotFoundError,
@@ -44,8 +49,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sentiment", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
-        if importlib.util.find_spec(module) is None:
+    for name, (module, package, help_text) in COMMANDS.items():
+        if importlib.util.find_spec(package) is None:
             continue
         p = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:

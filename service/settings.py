@@ -20,6 +20,12 @@ SERVICE_NAME = "sentiment"  # BentoML service name (also in its "Server" respons
 BACKSTOP_S = 2.0  # BentoML's own request timeout sits this far behind the batcher's
 
 
+def default_host() -> str:
+    """Loopback, except in a container built by BentoML (BENTOML_CONTAINERIZED=true)."""
+    containerized = os.environ.get("BENTOML_CONTAINERIZED", "").lower() in ("true", "1", "yes")
+    return "0.0.0.0" if containerized else "127.0.0.1"
+
+
 def default_workers() -> int:
     """Usable CPU cores (affinity-aware), at most 4: one single-threaded worker per core."""
     return max(1, min(4, len(os.sched_getaffinity(0))))
@@ -33,7 +39,8 @@ class Settings(BaseSettings):
 
     model_dir: Path = Field(default_factory=default_model_dir, description="bundle directory "
                             "to serve (default: the shipped models/default)")
-    host: str = Field("127.0.0.1", description="bind address; 0.0.0.0 inside a container")
+    host: str = Field(default_factory=lambda: default_host(), description="bind address "
+                      "(default: 127.0.0.1; 0.0.0.0 when BENTOML_CONTAINERIZED is true)")
     port: int = Field(3000, ge=0, le=65535, description="HTTP port")
     workers: int = Field(default_factory=default_workers, ge=1, le=64,
                          description="BentoML worker processes, each with its own onnxruntime "

@@ -4,9 +4,8 @@ BentoML's parent process (circus) keeps the listening socket open until every wo
 exited, so during the grace period new connections were accepted by the kernel into the
 backlog, never served, and reset when the parent finally closed it. On SIGTERM each worker now
 shuts its listening socket down for reading first (on Linux a listening TCP socket then leaves
-the LISTEN state for every process sharing it; with SENTIMENT_REUSE_PORT each worker has its own,
-and the kernel stops sending it connections), so new connections are refused, then hands over to
-uvicorn's own handler, which finishes the requests already accepted.
+the LISTEN state for every process sharing it), so new connections are refused, then hands over
+to uvicorn's own handler, which finishes the requests already accepted.
 """
 
 from __future__ import annotations

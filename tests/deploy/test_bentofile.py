@@ -4,33 +4,32 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
+import httpx
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
+def test_pins_are_the_serve_closure_at_the_constraints_versions() -> None:
+    from devtools.bentofile import BENTOFILE, pinned_packages, render
+
+    text = BENTOFILE.read_text()
+    assert render(text, pinned_packages()) == text, "run: python -m devtools.bentofile"
+    pins = dict(p.split("==") for p in yaml.safe_load(text)["python"]["packages"])
+    for must in ("bentoml", "onnxruntime", "tokenizers", "kantoku", "starlette", "uvicorn"):
+        assert must in pins, must
+    assert not any(p in ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx") for p in pins)
 
 
-def test_pins_match_serve_extra_and_constraints() -> None:
-    cfg = yaml.safe_load((ROOT / "bentofile.yaml").read_text())
-    pins = dict(p.split("==") for p in cfg["python"]["packages"])
-    serve = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"]["serve"]
-    constraints = dict(ln.split("==") for ln in (ROOT / "constraints.txt").read_text().split()
-                       if "==" in ln)
-    constraints = {norm(k): v for k, v in constraints.items()}
-    assert {norm(p) for p in pins} == {norm(s) for s in serve}
-    assert {norm(k): v for k, v in pins.items()} == {norm(k): constraints[norm(k)] for k in pins}
-    assert not any(norm(p) in ("tensorflow", "tensorflow-cpu", "keras", "tf2onnx") for p in pins)
+def test_envs_make_a_containerized_bento_listen_everywhere() -> None:
+    envs = {e["name"]: e["value"] for e in yaml.safe_load(
+        (ROOT / "bentofile.yaml").read_text())["envs"]}
+    assert envs["SENTIMENT_HOST"] == "0.0.0.0"
 
 
 def test_bentoml_parses_it() -> None:
@@ -43,7 +42,12 @@ def test_bentoml_parses_it() -> None:
 
 
 @pytest.mark.slow
-def test_bentoml_build_packs_service_and_bundle(tmp_path: Path) -> None:
+def test_bentoml_build_then_serve_the_built_bento(tmp_path: Path) -> None:
+    """`bentoml build` offline packs the product only; `bentoml serve TAG` of the built Bento,
+    containerized (BENTOML_CONTAINERIZED=true, the Bento's envs), listens on every interface
+    and predicts."""
+    from devtools.launcher import ServiceProcess, free_port
+
     env = {**os.environ, "BENTOML_HOME": str(tmp_path), "BENTOML_DO_NOT_TRACK": "True"}
     bentoml = Path(sys.executable).with_name("bentoml")
     subprocess.run([str(bentoml), "build", str(ROOT)], cwd=ROOT, env=env, check=True,
@@ -52,7 +56,18 @@ def test_bentoml_build_packs_service_and_bundle(tmp_path: Path) -> None:
     src = bento / "src"
     for name in ("card.json", "model.onnx", "tokenizer.json"):
         assert (src / "models" / "default" / name).is_file()
-    assert (src / "service" / "app.py").is_file()
-    assert not (src / "training").exists() and not (src / "tests").exists()
+    assert (src / "service" / "app.py").is_file() and (src / "core" / "runtime.py").is_file()
+    for dev in ("training", "tests", "bench", "devtools", "load_tests"):
+        assert not (src / dev).exists(), dev
     reqs = (bento / "env" / "python" / "requirements.txt").read_text()
     assert "bentoml==" in reqs and "tensorflow" not in reqs and "keras" not in reqs
+    port = free_port()
+    tag = f"sentiment:{bento.name}"
+    serve_env = {"BENTOML_HOME": str(tmp_path), "BENTOML_CONTAINERIZED": "true",
+                 "SENTIMENT_WORKERS": "1", "SENTIMENT_HOST": None, "SENTIMENT_MODEL_DIR": None}
+    cmd = [str(bentoml), "serve", tag, "--port", str(port)]
+    with ServiceProcess(serve_env, port=port, command=cmd) as svc:
+        listening = Path("/proc/net/tcp").read_text()
+        assert f"00000000:{port:04X} 00000000:0000 0A" in listening  # 0.0.0.0:port LISTEN
+        r = httpx.post(f"{svc.url}/predict", json={"text": "a superb, moving film"}, timeout=30)
+        assert r.status_code == 200 and r.json()["results"][0]["label"] in ("positive", "negative")

@@ -28,8 +28,10 @@ SERVER_ENVS = {
               "SENTIMENT_WORKERS": "1",  # the cap is split across workers: 1 makes it exact
               "SENTIMENT_MAX_LATENCY_MS": "600000", "SENTIMENT_MAX_TEXTS": "2048",
               "SENTIMENT_MAX_BATCH_SIZE": "2048", "SENTIMENT_MAX_BODY_BYTES": "4000000"},
+    # requests of up to 4096 texts, so the overload test can size them to the machine
     "loaded": {**QUIET, "SENTIMENT_TIMEOUT_S": "2", "SENTIMENT_MAX_CONCURRENCY": "16",
-               "SENTIMENT_MAX_LATENCY_MS": "1000"},
+               "SENTIMENT_MAX_LATENCY_MS": "1000", "SENTIMENT_MAX_TEXTS": "4096",
+               "SENTIMENT_MAX_BODY_BYTES": "8000000"},
 }
 
 

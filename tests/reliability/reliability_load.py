@@ -29,7 +29,10 @@ def fixture_texts() -> list[str]:
 
 
 def predict_body(n: int, seed: int = 0) -> bytes:
-    return json.dumps({"texts": random.Random(seed).sample(fixture_texts(), n)}).encode()
+    """A /predict body of ``n`` real texts (drawn with replacement past the fixture's size)."""
+    texts, rng = fixture_texts(), random.Random(seed)
+    picked = rng.sample(texts, n) if n <= len(texts) else rng.choices(texts, k=n)
+    return json.dumps({"texts": picked}).encode()
 
 
 async def closed_loop(port: int, body: bytes, headers: list, users: int, seconds: float,

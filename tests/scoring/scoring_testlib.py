@@ -60,5 +60,5 @@ def write_results(out, rows: list[tuple], fh) -> None:
         csv.writer(buf, lineterminator="\n").writerows(flat)
         fh.write(buf.getvalue().encode("utf-8"))
     else:
-        fh.write("".join(json.dumps({"id": rid, **res, "model_version": out.version},
+        fh.write("".join(json.dumps({out.id_name: rid, **res, "model_version": out.version},
                                     ensure_ascii=False) + "\n" for rid, res in rows).encode())

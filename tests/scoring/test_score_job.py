@@ -43,7 +43,8 @@ def test_csv_round_trip_without_id(tmp_path: Path, default_bundle: Path, predict
     assert (summary["rows_in"], summary["scored"], summary["quarantined"]) == (300, 300, 0)
     with open(tmp_path / "out.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["id"] for r in rows] == [str(i + 2) for i in range(300)]  # line 1 is the header
+    assert "id" not in rows[0]  # no input id: line numbers, in a column named "line"
+    assert [r["line"] for r in rows] == [str(i + 2) for i in range(300)]  # line 1: the header
     assert_matches_runtime(rows, TEXTS, predictor, flat=True)
     assert (tmp_path / "out.csv.rejected.jsonl").read_bytes() == b""
     assert not (tmp_path / "out.csv.parts").exists()
@@ -61,6 +62,29 @@ def test_jsonl_round_trip_with_id(tmp_path: Path, default_bundle: Path, predicto
     assert_matches_runtime(rows, TEXTS, predictor, flat=False)
 
 
+def test_an_input_id_column_is_the_output_id_by_default(tmp_path: Path, default_bundle: Path,
+                                                         predictor) -> None:
+    """`sentiment score in.csv out.csv` on a CSV with ids 1, 3, 4 and a blank line: the output
+    ids are the input's, never line numbers."""
+    inp = tmp_path / "in.csv"
+    inp.write_text("id,text\n1,a superb film\n\n3,dull and long\n4,fine\n", encoding="utf-8")
+    for out in (tmp_path / "out.csv", tmp_path / "out.jsonl", tmp_path / "out.parquet"):
+        job(inp, out, default_bundle)
+        if out.suffix == ".csv":
+            with open(out, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+        elif out.suffix == ".jsonl":
+            rows = [json.loads(line) for line in out.read_text().splitlines()]
+        else:
+            rows = pq.read_table(out).to_pylist()
+        assert [str(r["id"]) for r in rows] == ["1", "3", "4"], out
+        assert "line" not in rows[0]
+    jsonl = tmp_path / "in.jsonl"
+    jsonl.write_text('{"id": 7, "text": "great"}\n{"id": 9, "text": "awful"}\n')
+    job(jsonl, tmp_path / "j.jsonl", default_bundle)
+    assert [json.loads(x)["id"] for x in (tmp_path / "j.jsonl").read_text().splitlines()] == [7, 9]
+
+
 def test_csv_with_id_to_jsonl_and_parquet_to_parquet(tmp_path: Path, default_bundle: Path,
                                                      predictor) -> None:
     ids = [f"r{i}" for i in range(len(TEXTS))]
@@ -71,7 +95,8 @@ def test_csv_with_id_to_jsonl_and_parquet_to_parquet(tmp_path: Path, default_bun
     pq.write_table(pa.table({"text": TEXTS}), tmp_path / "in.parquet", row_group_size=100)
     job(tmp_path / "in.parquet", tmp_path / "out.parquet", default_bundle)
     table = pq.read_table(tmp_path / "out.parquet")
-    assert table.column("id").to_pylist() == list(range(1, 301))
+    assert table.column("line").to_pylist() == list(range(1, 301))
+    assert "id" not in table.column_names
     assert_matches_runtime(table.to_pylist(), TEXTS, predictor, flat=True)
 
 
