@@ -216,7 +216,7 @@ def run_service_bench(bundle: Path, plain: Path | Callable[[], Path],
                 log.info("service bench: round %d/%d, %d-text requests", rep + 1, cfg.repeats, size)
                 rounds[size].append(measure_size(procs, size, request_bodies(texts, size), cfg))
     st = service_settings(cfg.service_env)
-    settings = {k: getattr(st, k) for k in ("batcher", "workers", "ort_threads", "max_batch_size",
+    settings = {k: getattr(st, k) for k in ("workers", "ort_threads", "max_batch_size",
                                             "max_latency_ms", "access_log")}
     config = {**asdict(cfg), "p99_bounds_ms": {str(k): v for k, v in cfg.p99_bounds_ms.items()}}
     return {"service_settings": settings, "config": config,

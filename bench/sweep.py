@@ -29,21 +29,14 @@ log = logging.getLogger(__name__)
 
 CONFIGS: dict[str, dict[str, str]] = {
     "defaults": {},
-    "batcher=bentoml": {"SENTIMENT_BATCHER": "bentoml"},
-    "direct_predict off": {"SENTIMENT_DIRECT_PREDICT": "false"},
     "access log on": {"SENTIMENT_ACCESS_LOG": "true"},
     "workers=1, ort_threads=1": {"SENTIMENT_WORKERS": "1", "SENTIMENT_ORT_THREADS": "1"},
     "workers=1, ort_threads=2": {"SENTIMENT_WORKERS": "1", "SENTIMENT_ORT_THREADS": "2"},
     "max_batch_size=8": {"SENTIMENT_MAX_BATCH_SIZE": "8"},
     "max_batch_size=128": {"SENTIMENT_MAX_BATCH_SIZE": "128"},
-    "gc_freeze off": {"SENTIMENT_GC_FREEZE": "false"},
-    "max_latency_ms=100": {"SENTIMENT_MAX_LATENCY_MS": "100"},
     "max_latency_ms=20": {"SENTIMENT_MAX_LATENCY_MS": "20"},
-    "max_latency_ms=500": {"SENTIMENT_MAX_LATENCY_MS": "500"},
+    "max_latency_ms=100": {"SENTIMENT_MAX_LATENCY_MS": "100"},
     "max_latency_ms=1000": {"SENTIMENT_MAX_LATENCY_MS": "1000"},
-    "inline_max_texts=0": {"SENTIMENT_INLINE_MAX_TEXTS": "0"},
-    "inline_max_texts=1": {"SENTIMENT_INLINE_MAX_TEXTS": "1"},
-    "inline_max_texts=32": {"SENTIMENT_INLINE_MAX_TEXTS": "32"},
     "tokenizer threads on": {"TOKENIZERS_PARALLELISM": "true"},
 }
 BASE_ENV = {"SENTIMENT_ACCESS_LOG": "false"}

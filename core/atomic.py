@@ -41,4 +41,7 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Publish ``data`` at ``path`` atomically."""
-    atomic_write(path, lambda fh: fh.write(data))
+    def write(fh: BinaryIO) -> None:
+        fh.write(data)
+
+    atomic_write(path, write)

@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from core.errors import ErrorKind, SentimentError
 
@@ -68,7 +69,7 @@ class Job:
     """One request's texts and the future its handler awaits."""
 
     texts: list[str]
-    future: asyncio.Future
+    future: asyncio.Future[list[dict[str, Any]]]
     queued_at: float = field(default_factory=time.perf_counter)
     deadline: float = float("inf")
     state: str = "queued"  # queued -> running -> done, or queued -> dropped
@@ -87,7 +88,7 @@ def lower_thread_priority(increment: int) -> None:
         log.warning("could not lower the inference thread's priority: %s", exc)
 
 
-def _call_hook(hook: Callable | None, *args: object) -> None:
+def _call_hook(hook: Callable[..., object] | None, *args: object) -> None:
     """Run a metrics hook; a failing one is logged, never allowed to break serving."""
     if hook is None:
         return
@@ -105,7 +106,7 @@ def internal_error() -> SentimentError:
 class Batcher:
     """Batches concurrent requests' texts into ``score`` calls run on one worker thread."""
 
-    def __init__(self, score: Callable[[list[str]], list[dict]], config: BatcherConfig,
+    def __init__(self, score: Callable[[list[str]], list[dict[str, Any]]], config: BatcherConfig,
                  on_batch: Callable[[int, float], None] | None = None,
                  on_load: Callable[[int, int], None] | None = None) -> None:
         """Hooks for metrics: ``on_batch(requests, seconds the oldest waited)`` as each batch
@@ -120,11 +121,10 @@ class Batcher:
                                            initializer=lower_thread_priority,
                                            initargs=(config.inference_nice,))
         self.waiting: deque[Job] = deque()  # clients still waiting, in deadline order
-        self._wakeup: asyncio.Event | None = None
-        self._watch_wakeup: asyncio.Event | None = None
-        self._tasks: list[asyncio.Task] = []
+        self._wakeup, self._watch_wakeup = asyncio.Event(), asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
 
-    async def submit(self, texts: list[str]) -> list[dict]:
+    async def submit(self, texts: list[str]) -> list[dict[str, Any]]:
         """Score ``texts`` in some batch; raises SentimentError (TOO_BUSY, OVERLOADED, TIMED_OUT,
         INTERNAL) instead of waiting long."""
         self._admit()
@@ -216,7 +216,8 @@ class Batcher:
     def _take(self) -> tuple[list[Job], int]:
         """Queued jobs for the next batch (at least one, then while they fit max_batch_texts)
         and their number of texts."""
-        batch, total = [], 0
+        batch: list[Job] = []
+        total = 0
         while self.queue and (not batch or
                               total + len(self.queue[0].texts) <= self.config.max_batch_texts):
             job = self.queue.popleft()
@@ -250,7 +251,7 @@ class Batcher:
                 results = [internal_error() for _ in batch]
             self._finish(batch, texts, results, time.perf_counter() - start)
 
-    def _score_jobs(self, batch: list[Job]) -> list:
+    def _score_jobs(self, batch: list[Job]) -> list[Any]:
         """Worker thread: one score call for a batch (each job alone if that fails); a lone
         oversized job goes in chunks, stopping early once its client has given up."""
         if len(batch) > 1 or len(batch[0].texts) <= self.config.max_batch_texts:
@@ -274,14 +275,14 @@ class Batcher:
             results.extend(self.score(job.texts[k:k + size]))
         return [results]
 
-    def _score_alone(self, job: Job) -> list[dict] | SentimentError:
+    def _score_alone(self, job: Job) -> list[dict[str, Any]] | SentimentError:
         try:
             return self.score(job.texts)
         except Exception:  # noqa: BLE001 - this request fails, the others in its batch do not
             log.exception("scoring a request of %d texts failed", len(job.texts))
             return internal_error()
 
-    def _finish(self, batch: list[Job], texts: int, results: list, seconds: float) -> None:
+    def _finish(self, batch: list[Job], texts: int, results: list[Any], seconds: float) -> None:
         """Answer the batch's requests, free their slots, learn the cost of a full batch."""
         if texts >= self.config.max_batch_texts // 2 and all(isinstance(r, list) for r in results):
             self.cost_per_text_s += EMA_WEIGHT * (seconds / texts - self.cost_per_text_s)

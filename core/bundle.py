@@ -10,6 +10,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CARD = "card.json"
 MODEL = "model.onnx"
@@ -36,15 +37,15 @@ class Bundle:
     """A verified bundle on disk."""
 
     path: Path
-    card: dict
+    card: dict[str, Any]
 
     @property
     def name(self) -> str:
-        return self.card["name"]
+        return str(self.card["name"])
 
     @property
     def version(self) -> str:
-        return self.card["version"]
+        return str(self.card["version"])
 
     @property
     def labels(self) -> list[str]:
@@ -62,14 +63,14 @@ class Bundle:
     def tokenizer_path(self) -> Path:
         return self.path / TOKENIZER
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """The public card summary served by ``GET /model``."""
         keys = ("name", "version", "labels", "max_tokens", "created_at", "dataset", "metrics",
                 "architecture", "parity")
         return {k: self.card[k] for k in keys if k in self.card}
 
 
-def load_card(path: Path) -> dict:
+def load_card(path: Path) -> dict[str, Any]:
     """Parse ``card.json`` and check the fields every reader relies on."""
     card_path = path / CARD
     if not path.is_dir():

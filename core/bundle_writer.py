@@ -8,12 +8,13 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.atomic import fsync_dir
 from core.bundle import CARD, FORMAT, MODEL, TOKENIZER, sha256_file
 
 
-def write_bundle(dest: Path, fill: Callable[[Path], dict], force: bool = False) -> Path:
+def write_bundle(dest: Path, fill: Callable[[Path], dict[str, Any]], force: bool = False) -> Path:
     """Create ``dest`` atomically.
 
     ``fill(tmpdir)`` writes model.onnx, tokenizer.json and any extra files into ``tmpdir`` and
@@ -28,7 +29,7 @@ def write_bundle(dest: Path, fill: Callable[[Path], dict], force: bool = False) 
     os.chmod(tmp, 0o755)  # mkdtemp makes it 0700; bundles are read by other users (containers)
     try:
         card = fill(tmp)
-        files = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+        files: dict[str, dict[str, Any]] = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
                  for p in sorted(tmp.iterdir()) if p.is_file()}
         card = {"format": FORMAT, **card, "files": files,
                 "version": files[MODEL]["sha256"][:12] + "-" + files[TOKENIZER]["sha256"][:6]}

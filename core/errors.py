@@ -8,6 +8,7 @@ prints the message as one line.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorKind(StrEnum):
@@ -32,7 +33,7 @@ class SentimentError(Exception):
     """
 
     def __init__(self, kind: ErrorKind, message: str, *, retry_after: int | None = None,
-                 **detail: object) -> None:
+                 **detail: Any) -> None:
         super().__init__(message)
         self.kind, self.message, self.retry_after, self.detail = kind, message, retry_after, detail
 

@@ -11,6 +11,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -152,7 +153,8 @@ class Predictor:
     def predict_ids(self, batch: np.ndarray) -> np.ndarray:
         """Class probabilities [n, classes] for a padded id matrix [n, time]."""
         feed = {self.input_name: batch.astype(self.input_dtype, copy=False)}
-        return self.session.run(None, feed)[0]
+        out: np.ndarray = self.session.run(None, feed)[0]
+        return out
 
     def predict_seqs(self, seqs: list[list[int]], batch_size: int = 64) -> np.ndarray:
         """Probabilities for token sequences, batched by similar length, in input order."""
@@ -166,13 +168,13 @@ class Predictor:
         """Probabilities [n, classes] for raw texts."""
         return self.predict_seqs(self.encode(texts), batch_size)
 
-    def to_results(self, probs: np.ndarray) -> list[dict]:
+    def to_results(self, probs: np.ndarray) -> list[dict[str, Any]]:
         """Turn probability rows into ``{"label", "score", "scores"}`` dicts."""
         best = np.argmax(probs, axis=1).tolist()
         labels = self.labels
         return [{"label": labels[b], "score": row[b], "scores": dict(zip(labels, row, strict=True))}
                 for b, row in zip(best, probs.tolist(), strict=True)]
 
-    def predict(self, texts: list[str], batch_size: int = 64) -> list[dict]:
+    def predict(self, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
         """Labels and per-class scores for texts, in input order."""
         return self.to_results(self.predict_proba(texts, batch_size))

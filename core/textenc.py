@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from tokenizers import Tokenizer, normalizers
 
@@ -38,7 +39,7 @@ def encode_texts(tokenizer: Tokenizer, texts: list[str], max_tokens: int) -> lis
     return [e.ids[:max_tokens] for e in tokenizer.encode_batch_fast(texts)]
 
 
-def ascii_steps(spec: dict | None) -> tuple[bool, bool]:
+def ascii_steps(spec: dict[str, Any] | None) -> tuple[bool, bool]:
     """(whether every step of a normalizer spec is known on ASCII, whether one lowercases)."""
     if spec is None:
         return True, False

@@ -16,7 +16,7 @@ import logging
 import os
 import sys
 import time
-from typing import Any
+from typing import Any, cast
 
 import bentoml
 from starlette.applications import Starlette
@@ -90,7 +90,7 @@ def full_batch_cost(predictor: Predictor, size: int, rounds: int = 3) -> float:
     return best / size
 
 
-def model_summary(predictor: Predictor, settings: Settings) -> dict:
+def model_summary(predictor: Predictor, settings: Settings) -> dict[str, Any]:
     """The card summary plus the serving limits, for ``GET /model``."""
     limits = {"max_texts": settings.max_texts, "max_chars": settings.max_chars,
               "max_body_bytes": settings.max_body_bytes, "max_tokens": predictor.max_tokens}
@@ -134,7 +134,7 @@ class SentimentService:
                         "shutdown will be reset instead of refused")
         log.info("serving %s version %s from %s", bundle.name, bundle.version, SETTINGS.model_dir)
 
-    def _score(self, texts: list[str]) -> list[dict]:
+    def _score(self, texts: list[str]) -> list[dict[str, Any]]:
         start = time.perf_counter()
         results = self.predictor.predict(texts, batch_size=SETTINGS.max_batch_size)
         record_batch(texts, [r["label"] for r in results], time.perf_counter() - start)
@@ -160,16 +160,17 @@ class SentimentService:
         return await self._answer(texts if texts is not None else [text or ""])
 
 
-def spec_filter(spec: dict) -> dict:
+def spec_filter(spec: dict[str, Any]) -> dict[str, Any]:
     return complete_spec(spec, ["/predict"], PROTECTED, SETTINGS.api_key is not None)
 
 
-SentimentService.mount_asgi_app(Starlette(routes=[Route("/model", get_model, methods=["GET"])]),
+SERVICE = cast("bentoml.Service[SentimentService]", SentimentService)
+SERVICE.mount_asgi_app(Starlette(routes=[Route("/model", get_model, methods=["GET"])]),
                                 path="/")
 if SETTINGS.cors_origins:  # outermost of ours, so the gate's error answers carry CORS headers
-    SentimentService.add_asgi_middleware(CORSMiddleware, allow_origins=SETTINGS.cors_origins,
+    SERVICE.add_asgi_middleware(CORSMiddleware, allow_origins=SETTINGS.cors_origins,
                                          allow_methods=["GET", "POST", "OPTIONS"],
                                          allow_headers=["authorization", "content-type"])
-SentimentService.add_asgi_middleware(RequestGate, limits=LIMITS, routes={"/predict": LIMITS},
+SERVICE.add_asgi_middleware(RequestGate, limits=LIMITS, routes={"/predict": LIMITS},
                                      api_key=SETTINGS.api_key_bytes(), protected=PROTECTED,
                                      spec_filter=spec_filter)

@@ -108,7 +108,7 @@ def install_gc_metrics() -> None:
     """
     started = [0.0]
 
-    def on_gc(phase: str, info: dict) -> None:
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             started[0] = time.perf_counter()
         else:

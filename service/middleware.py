@@ -34,7 +34,7 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-SpecFilter = Callable[[dict], dict]
+SpecFilter = Callable[[dict[str, Any]], dict[str, Any]]
 
 DRAIN_S = 5.0  # longest time spent reading and discarding a refused body
 DRAIN_IDLE_S = 0.5  # stop draining when the client pauses this long
@@ -50,7 +50,7 @@ def header(scope: Scope, name: bytes) -> bytes | None:
     """First value of a request header (name in lower case)."""
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value
+            return bytes(value)
     return None
 
 

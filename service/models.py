@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
+from pydantic.config import JsonDict
 
-EXAMPLE_TEXTS = ["A moving, beautifully acted film.", "Dull and far too long."]
-EXAMPLE_RESULT = {"label": "positive", "score": 0.93, "scores": {"negative": 0.07, "positive": 0.93}}
+EXAMPLE_TEXTS: list[JsonValue] = ["A moving, beautifully acted film.", "Dull and far too long."]
+EXAMPLE_RESULT: JsonDict = {"label": "positive", "score": 0.93,
+                            "scores": {"negative": 0.07, "positive": 0.93}}
 
 
 def texts_request(name: str, max_texts: int, max_chars: int) -> type[BaseModel]:
@@ -18,11 +20,11 @@ def texts_request(name: str, max_texts: int, max_chars: int) -> type[BaseModel]:
     answers every violation with the service's JSON error); unknown fields are refused.
     """
     text = Annotated[str, Field(min_length=1, max_length=max_chars)]
-    texts = Annotated[list[text], Field(min_length=1, max_length=max_texts)]  # type: ignore[valid-type]
+    texts = Annotated[list[text], Field(min_length=1, max_length=max_texts)]
     config = ConfigDict(extra="forbid", json_schema_extra={
         "oneOf": [{"required": ["texts"]}, {"required": ["text"]}],
         "example": {"texts": EXAMPLE_TEXTS}})
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         name, __config__=config,
         texts=(texts | None, Field(None, description=f"texts to score, in order (1..{max_texts}, "
                                    f"each 1..{max_chars} characters)")),

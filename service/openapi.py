@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from typing import Any
 
 from service.errors import DESCRIPTIONS, ErrorBody
 
@@ -22,7 +23,7 @@ MODEL_PATH = {"get": {
         "application/json": {"schema": {"type": "object", "additionalProperties": True}}}}}}}
 
 
-def _errors(statuses: Iterable[int]) -> dict:
+def _errors(statuses: Iterable[int]) -> dict[str, Any]:
     return {str(code): {"description": DESCRIPTIONS[code],
                         "content": {"application/json": {"schema": ERROR_REF}}}
             for code in statuses}
@@ -46,8 +47,8 @@ def openapi_30(node: object) -> object:
     return out
 
 
-def complete_spec(spec: dict, text_routes: Iterable[str], protected: Iterable[str],
-                  auth: bool) -> dict:
+def complete_spec(spec: dict[str, Any], text_routes: Iterable[str], protected: Iterable[str],
+                  auth: bool) -> dict[str, Any]:
     """A copy of ``spec`` with error responses, ``GET /model`` and (with ``auth``) security."""
     out = openapi_30(spec)
     assert isinstance(out, dict)

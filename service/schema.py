@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from core.errors import ErrorKind, SentimentError
 
@@ -23,11 +24,11 @@ class Limits:
     max_body_bytes: int = 1_000_000
 
 
-def _invalid(message: str, **detail: object) -> SentimentError:
+def _invalid(message: str, **detail: Any) -> SentimentError:
     return SentimentError(ErrorKind.INVALID, message, **detail)
 
 
-def _too_large(message: str, **detail: object) -> SentimentError:
+def _too_large(message: str, **detail: Any) -> SentimentError:
     return SentimentError(ErrorKind.TOO_LARGE, message, **detail)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -96,10 +96,10 @@ class Settings(BaseSettings):
             return None
         return -(-self.max_concurrency // self.workers)
 
-    def service_config(self) -> dict:
+    def service_config(self) -> dict[str, Any]:
         """The ``@bentoml.service`` config these settings imply. The batcher enforces timeout
         and concurrency; BentoML's own timeout is a backstop behind it."""
-        cfg: dict = {
+        cfg: dict[str, Any] = {
             "name": SERVICE_NAME,
             "workers": self.workers,
             "traffic": {"timeout": self.timeout_s + BACKSTOP_S},

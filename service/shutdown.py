@@ -56,7 +56,7 @@ def refuse_new_connections_on_sigterm() -> bool:
     if not sockets or not callable(previous):
         return False
 
-    def on_sigterm(signum: int, frame: Any, _prev: Callable = previous) -> None:
+    def on_sigterm(signum: int, frame: Any, _prev: Callable[..., Any] = previous) -> None:
         stop_listening(sockets)
         log.info("SIGTERM: listening socket shut down, new connections are refused; "
                  "finishing the requests already accepted")
