@@ -34,8 +34,11 @@ test: $(STAMP_ALL)
 test-fast: $(STAMP_ALL)
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+## lint: ruff, the import-layer contracts (import-linter) and mypy --strict on core and service
 lint: $(STAMP_ALL)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 fetch: $(STAMP_ALL)
 	$(VENV)/bin/sentiment fetch

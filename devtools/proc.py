@@ -1,50 +1,40 @@
-"""Process trees on Linux (/proc): descendants, liveness and CPU seconds of a server."""
+"""Process trees with psutil: descendants, liveness and CPU seconds of a server and its workers
+(BentoML's workers run in sessions of their own, so a process group is not enough)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
-CLK_TCK = os.sysconf("SC_CLK_TCK")
+import psutil
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    """The fields of /proc/PID/stat after "(comm)", or None if the process is gone."""
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and all its live descendants; [] if it is gone."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
 
 
 def descendants(pid: int) -> list[int]:
-    """Every live descendant of ``pid`` (BentoML's workers run in sessions of their own)."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            fields = _stat_fields(int(entry.name))
-            if fields and len(fields) > 1:
-                children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
+    """Every live descendant of ``pid``."""
+    return [p.pid for p in process_tree(pid)[1:]]
 
 
 def alive(pid: int) -> bool:
     """Whether ``pid`` is a live (not zombie) process."""
-    fields = _stat_fields(pid)
-    return bool(fields) and fields[0] not in ("Z", "X")
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
+        return False
 
 
 def tree_cpu_seconds(pid: int | None) -> float:
-    """user+system CPU seconds of ``pid`` and its live descendants."""
-    if pid is None:
-        return 0.0
-    total = 0
-    for p in (pid, *descendants(pid)):
-        fields = _stat_fields(p)
-        if fields:
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / CLK_TCK
+    """user+system CPU seconds of ``pid`` and its live descendants; 0 if unknown."""
+    total = 0.0
+    for proc in process_tree(pid) if pid is not None else []:
+        try:
+            t = proc.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            continue
+    return total

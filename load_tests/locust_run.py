@@ -18,6 +18,7 @@ from pathlib import Path
 
 import psutil
 
+from devtools.proc import tree_cpu_seconds
 from load_tests.checks import require_loopback
 
 log = logging.getLogger(__name__)
@@ -65,27 +66,6 @@ class LocustSpec:
         return cmd + ["PredictUser"] + (["HealthUser"] if self.health else [])
 
 
-def process_tree(pid: int) -> list[psutil.Process]:
-    """A process and all its live descendants (server + workers); [] if it is gone."""
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def _tree_cpu(pid: int | None) -> float:
-    """CPU seconds (user+system) of a process and all its live descendants; 0 if unknown."""
-    total = 0.0
-    for proc in process_tree(pid) if pid is not None else []:
-        try:
-            t = proc.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            continue
-    return total
-
-
 def listener_pid(url: str) -> int | None:
     """The server process behind a loopback URL: the listener, or the `bentoml` process above it."""
     port = urllib.parse.urlsplit(url).port
@@ -115,7 +95,7 @@ def _busy_cpu() -> float:
 
 def _sample(locust_pid: int, server_pid: int | None) -> tuple[float, float, float, float]:
     """(epoch s, Locust CPU s, server tree CPU s, machine busy CPU s) right now."""
-    return (time.time(), _tree_cpu(locust_pid), _tree_cpu(server_pid), _busy_cpu())
+    return (time.time(), tree_cpu_seconds(locust_pid), tree_cpu_seconds(server_pid), _busy_cpu())
 
 
 def cpu_split(samples: list[tuple[float, float, float, float]], t0: float, t1: float,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psutil
 
-from load_tests.locust_run import process_tree
+from devtools.proc import process_tree
 
 
 def group_rss_mb(pid: int) -> float:

@@ -161,3 +161,21 @@ def test_protocol_garbage_is_refused_without_5xx(main_server):
            statuses=sorted({r.status for r in replies}), passed=not bad)
     assert not bad
     assert asyncio.run(request("127.0.0.1", main_server.port, "GET", "/livez")).status == 200
+
+
+@pytest.mark.parametrize("megabytes", [8, 64])
+def test_oversized_body_of_any_size_gets_a_json_413(main_server, auth, megabytes):
+    """A body far over max_body_bytes, declared (Content-Length) or streamed in chunks: the
+    client reads a JSON 413, never a connection reset."""
+    body = b'{"texts": ["' + b"a" * (megabytes << 20) + b'"]}'
+    chunks = [body[i:i + (1 << 20)] for i in range(0, len(body), 1 << 20)]
+    headers = [*auth, ("Content-Type", "application/json")]
+    replies = [asyncio.run(request("127.0.0.1", main_server.port, "POST", "/predict", headers,
+                                   body, timeout=60)),
+               asyncio.run(request("127.0.0.1", main_server.port, "POST", "/predict", headers,
+                                   chunks=chunks, timeout=60))]
+    record(f"oversized body ({megabytes} MB)", statuses=[r.status for r in replies],
+           errors=[r.error for r in replies], passed=all(r.status == 413 for r in replies))
+    for reply in replies:
+        assert_json_4xx(f"{megabytes} MB body", reply)
+        assert reply.status == 413 and json.loads(reply.body)["kind"] == "too_large"
