@@ -37,13 +37,12 @@ from bench.model_timing import (
     time_alternating,
     time_calls,
 )
+from bench.report import markdown_model
 from core.paths import shipped_model_dir
 
 log = logging.getLogger(__name__)
 DEFAULT_BUNDLE = shipped_model_dir()
 ENGINES = ("keras", "plain", "fused")
-KINDS = {"efficiency": "random batches", "efficiency_sorted": "length-sorted batches",
-         "efficiency_planned": "random batches in the runtime's planned chunks"}
 
 
 def bench_cell(engines: dict, seqs: list[list[int]], sizes: tuple[int, ...], rounds: int,
@@ -151,36 +150,8 @@ def targets(result: dict) -> list[dict]:
 
 
 def markdown(result: dict) -> str:
-    """The model-level table (ms per batch, texts/s, ratios) and the efficiency lines."""
-    lines = ["| cell | batch | Keras: ms/batch (texts/s) | tf2onnx plain | fused (ours) "
-             "| fused vs plain (CPU time) | fused vs Keras |",
-             "|---|---|---|---|---|---|---|"]
-    for cell, info in result["cells"].items():
-        for r in info["rows"]:
-            cols = [f"{r[e]['median_ms']:.3g} ({r[e]['texts_per_s']:,.0f})" for e in ENGINES]
-            lines.append(f"| {cell.upper()} | {r['batch']} | " + " | ".join(cols)
-                         + f" | {r['fused_vs_plain']:.1f}x ({r['fused_vs_plain_cpu']:.1f}x) | "
-                         f"{r['fused_vs_keras']:,.0f}x |")
-    peak = result["matmul_peak"]
-    lines += ["", f"MatMul peak (1 thread, {peak['shape']}): {peak['gflops']:.1f} GFLOP/s wall-clock, "
-              f"{peak['gflops_cpu']:.1f} on CPU time; each efficiency below re-times it just "
-              "before and after the fused export.", ""]
-    for cell, info in result["cells"].items():
-        for kind, how in KINDS.items():
-            e = info[kind]
-            lines.append(f"- {cell.upper()} fused, batch {e['batch']}, {how} "
-                         f"({e['padding_fraction']:.0%} padding, "
-                         f"{e['mean_ms_per_batch']:.2f} ms per batch of 32): "
-                         f"{e['gflops_real']:.1f} GFLOP/s "
-                         f"on real tokens = {e['fraction_of_peak']:.0%} of {e['peak_gflops']:.0f}"
-                         f" (CPU time: {e['fraction_of_peak_cpu']:.0%}); counting padded tokens "
-                         f"{e['fraction_of_peak_padded']:.0%} (CPU time: "
-                         f"{e['fraction_of_peak_padded_cpu']:.0%})")
-    lines.append("")
-    lines += [f"- target {t['target']}: {t['value']:.3g}"
-              + (f" (CPU time {t['value_cpu']:.3g})" if t["value_cpu"] is not None else "")
-              + f" -> {'met' if t['met'] else 'MISSED'}" for t in result.get("targets", [])]
-    return "\n".join(lines)
+    """The model-level table and efficiency lines (rendered by ``bench.report.markdown_model``)."""
+    return markdown_model(result)
 
 
 def main(argv: list[str] | None = None) -> int:

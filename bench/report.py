@@ -1,15 +1,19 @@
-"""Benchmark results: the targets check, bench/results.json and the Markdown tables in the README.
+"""Benchmark results: the targets check, bench/results.json and bench/RESULTS.md.
 
-The README's performance section holds generated blocks between ``<!-- BENCH:x -->`` and
-``<!-- /BENCH:x -->`` markers (x = summary, model, service, batch); :func:`update_readme`
-replaces only the inside of the blocks that exist, so the prose around them stays hand-written.
+A full ``sentiment bench`` run writes both files: ``results.json`` holds every figure,
+``RESULTS.md`` (:func:`write_markdown`) is generated from it: the run's date, the machine (CPUs,
+platform, library versions), the load average before the run, then the summary of targets and
+the model, service and batch tables. Nothing here reads or writes any other file; the docs link
+to these two files instead of quoting figures.
+
+This module imports nothing from the other bench modules (the model level's Markdown lives here
+too), so ``bench.model_bench -> bench.model_engines -> bench.report`` has no cycle.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from importlib import metadata
 from pathlib import Path
@@ -149,16 +153,49 @@ def markdown_batch(batch: dict) -> str:
     return "\n".join(lines)
 
 
+# Efficiency figures of the model level, in the order the table lists them.
+EFFICIENCY_KINDS = {"efficiency": "random batches", "efficiency_sorted": "length-sorted batches",
+                    "efficiency_planned": "random batches in the runtime's planned chunks"}
+_MODEL_COLUMNS = ("keras", "plain", "fused")  # the three engines, in the table's column order
+
+
 def markdown_model(model: dict) -> str:
+    """The model-level table (ms per batch, texts/s, ratios) and the efficiency lines."""
     if not model or "cells" not in model:
         return "(not measured)"
-    from bench.model_bench import markdown
-
-    return markdown(model)
+    lines = ["| cell | batch | Keras: ms/batch (texts/s) | tf2onnx plain | fused (ours) "
+             "| fused vs plain (CPU time) | fused vs Keras |",
+             "|---|---|---|---|---|---|---|"]
+    for cell, info in model["cells"].items():
+        for r in info["rows"]:
+            cols = [f"{r[e]['median_ms']:.3g} ({r[e]['texts_per_s']:,.0f})" for e in _MODEL_COLUMNS]
+            lines.append(f"| {cell.upper()} | {r['batch']} | " + " | ".join(cols)
+                         + f" | {r['fused_vs_plain']:.1f}x ({r['fused_vs_plain_cpu']:.1f}x) | "
+                         f"{r['fused_vs_keras']:,.0f}x |")
+    peak = model["matmul_peak"]
+    lines += ["", f"MatMul peak (1 thread, {peak['shape']}): {peak['gflops']:.1f} GFLOP/s wall-clock, "
+              f"{peak['gflops_cpu']:.1f} on CPU time; each efficiency below re-times it just "
+              "before and after the fused export.", ""]
+    for cell, info in model["cells"].items():
+        for kind, how in EFFICIENCY_KINDS.items():
+            e = info[kind]
+            lines.append(f"- {cell.upper()} fused, batch {e['batch']}, {how} "
+                         f"({e['padding_fraction']:.0%} padding, "
+                         f"{e['mean_ms_per_batch']:.2f} ms per batch of 32): "
+                         f"{e['gflops_real']:.1f} GFLOP/s "
+                         f"on real tokens = {e['fraction_of_peak']:.0%} of {e['peak_gflops']:.0f}"
+                         f" (CPU time: {e['fraction_of_peak_cpu']:.0%}); counting padded tokens "
+                         f"{e['fraction_of_peak_padded']:.0%} (CPU time: "
+                         f"{e['fraction_of_peak_padded_cpu']:.0%})")
+    lines.append("")
+    lines += [f"- target {t['target']}: {t['value']:.3g}"
+              + (f" (CPU time {t['value_cpu']:.3g})" if t["value_cpu"] is not None else "")
+              + f" -> {'met' if t['met'] else 'MISSED'}" for t in model.get("targets", [])]
+    return "\n".join(lines)
 
 
 def blocks(results: dict) -> dict[str, str]:
-    """Generated Markdown per README block name."""
+    """Generated Markdown per section name (summary, model, service, batch)."""
     meta = results.get("meta", {})
     stamp = (f"_Measured by `sentiment bench{' --quick' if meta.get('quick') else ''}` on "
              f"{meta.get('date', '?')}, {meta.get('cpus', '?')} CPUs, load average before the run "
@@ -172,27 +209,54 @@ def blocks(results: dict) -> dict[str, str]:
             out[name] = fn(results[name])
     if results.get("service", {}).get("sizes"):
         svc = results["service"]
-        out["service"] = (f"_Run of {meta.get('date', '?')} (load average before "
-                          f"{meta.get('loadavg_before', '?')}); served bundle `{svc.get('bundle')}`, "
-                          f"plain bundle `{svc.get('plain_bundle')}`, service settings "
+        out["service"] = (f"_Served bundle `{svc.get('bundle')}`, plain bundle "
+                          f"`{svc.get('plain_bundle')}`, service settings "
                           f"{svc.get('service_settings')}._\n\n" + out["service"])
     return out
 
 
-def update_readme(path: Path, results: dict, only: tuple[str, ...] | None = None) -> list[str]:
-    """Replace the inside of every ``<!-- BENCH:x -->`` block present (or only the named ones);
-    returns the names updated."""
-    text = path.read_text(encoding="utf-8")
-    done = []
+def _machine(meta: dict) -> list[str]:
+    libs = meta.get("libraries") or {}
+    lines = [f"- date: {meta.get('date', '?')}",
+             f"- machine: {meta.get('cpus', '?')} CPUs, {meta.get('platform', '?')}, "
+             f"Python {meta.get('python', '?')}",
+             f"- load average before the run (1, 5, 15 min): {meta.get('loadavg_before', '?')}; "
+             f"after: {meta.get('loadavg_after', '?')}",
+             f"- bundle: `{meta.get('bundle', '?')}`; medians of {meta.get('repeats', '?')} runs"
+             + (" (`--quick`)" if meta.get("quick") else "")]
+    if meta.get("seconds"):
+        lines.append("- wall time per part (s): " + ", ".join(
+            f"{k} {v}" for k, v in meta["seconds"].items()))
+    if libs:
+        lines.append("- libraries: " + ", ".join(f"{k} {v or 'absent'}" for k, v in libs.items()))
+    return lines
+
+
+SECTION_TITLES = {"summary": "Targets", "model": "Model level", "service": "Service level",
+                  "batch": "Batch job"}
+
+
+def results_markdown(results: dict, source: str = "results.json") -> str:
+    """The whole of bench/RESULTS.md for one run; ``source`` names the JSON file it mirrors."""
+    meta = results.get("meta", {})
+    lines = ["# Benchmark results", "",
+             "<!-- Generated by `sentiment bench` (bench/report.py); do not edit by hand. -->", "",
+             f"Generated by `sentiment bench` from `{source}` (next to this file), which holds every "
+             "figure. "
+             "How each one is measured: `docs/performance.md` (the Performance page of the docs).",
+             "", "## Run", ""] + _machine(meta)
     for name, body in blocks(results).items():
-        if only is not None and name not in only:
-            continue
-        pat = re.compile(rf"(<!-- BENCH:{name} -->\n)(.*?)(<!-- /BENCH:{name} -->)", re.S)
-        if pat.search(text):
-            text = pat.sub(lambda m, b=body: m.group(1) + b.rstrip() + "\n" + m.group(3), text, count=1)
-            done.append(name)
-    write_atomic(path, text)
-    return done
+        lines += ["", f"## {SECTION_TITLES.get(name, name)}", "", body.rstrip()]
+    for part in ("model", "service", "batch"):
+        if isinstance(results.get(part), dict) and "error" in results[part]:
+            lines += ["", f"**{part} part failed:** `{results[part]['error']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(path: Path, results: dict, source: Path | None = None) -> None:
+    """bench/RESULTS.md (atomic), generated from ``results``; ``source`` is the JSON it mirrors."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, results_markdown(results, source.name if source else "results.json"))
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -2,7 +2,7 @@
 
 Each part is a function of its own module (bench.model_bench, bench.service_bench,
 bench.batch_bench); this module runs them, records the machine's state (load average, CPUs,
-library versions), writes bench/results.json and, for full runs, the README's tables. A part
+library versions), writes bench/results.json and, for full runs, bench/RESULTS.md. A part
 that fails is recorded with its error and the others still run; the caller sees the failure.
 
 The service level runs first: while its three servers start (seconds of CPU in other
@@ -41,7 +41,7 @@ class BenchOptions:
     repeats: int | None = None  # default: 1 quick, 3 full
     parts: tuple[str, ...] = PARTS
     out: Path | None = None  # results.json path
-    readme: Path | None = None  # README to update (None: leave it)
+    markdown: Path | None = None  # bench/RESULTS.md to write from the results (None: none)
     service_env: dict[str, str] = field(default_factory=dict)
     batch_texts: int | None = None  # cap on the batch job's corpus (default: quick 2000, full all)
     service_config: object | None = None  # a bench.service_bench.ServiceBenchConfig override
@@ -155,10 +155,10 @@ def run_all(opts: BenchOptions) -> dict:
         log.info("bench: %s level done in %.1f s", part, results["meta"]["seconds"][part])
     results["meta"]["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results["targets"] = report.targets(results)
-    if opts.readme:
-        results["meta"]["readme_blocks"] = report.update_readme(opts.readme, results)
     if opts.out:
         report.write_results(opts.out, results)
+    if opts.markdown:
+        report.write_markdown(opts.markdown, results, source=opts.out)
     return results
 
 

@@ -3,7 +3,7 @@
 Model level (Keras vs plain tf2onnx vs fused export), service level (our BentoML service vs a
 bare Starlette/uvicorn server vs BentoML without batching on the plain export, one load
 generator) and batch job (local engine vs raw onnxruntime). Writes bench/results.json and, on a
-full run, the tables in README.md's performance section; prints the tables and ratios.
+full run of all parts, bench/RESULTS.md generated from it; prints the tables and ratios.
 """
 
 from __future__ import annotations
@@ -34,10 +34,6 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
                    help="run only this part (repeatable; default: all three)")
     p.add_argument("--out", type=Path, default=None,
                    help="results file (default: bench/results.json, --quick: bench/results-quick.json)")
-    p.add_argument("--readme", type=Path, default=None,
-                   help="README whose BENCH blocks get the tables (default: README.md on a full "
-                        "run of all parts; never on --quick unless given)")
-    p.add_argument("--no-readme", action="store_true", help="leave the README alone")
     p.add_argument("--service-env", type=_env_pair, action="append", default=[],
                    metavar="SENTIMENT_X=V", help="extra setting for our BentoML service (repeatable)")
 
@@ -53,17 +49,14 @@ def run(name: str, args: argparse.Namespace) -> int:
         raise ValueError("--repeats must be at least 1")
     parts = tuple(args.only or PARTS)
     out = args.out or REPO_ROOT / "bench" / ("results-quick.json" if args.quick else "results.json")
-    readme = args.readme
-    if readme is None and not args.quick and parts == PARTS:
-        readme = REPO_ROOT / "README.md"
+    # Markdown next to the JSON, only for a full run of all parts (what the docs link to).
+    markdown = out.with_name("RESULTS.md") if not args.quick and parts == PARTS else None
     opts = BenchOptions(bundle=args.model, quick=args.quick, repeats=args.repeats, parts=parts,
-                        out=out, readme=None if args.no_readme else readme,
-                        service_env=dict(args.service_env))
+                        out=out, markdown=markdown, service_env=dict(args.service_env))
     results = run_all(opts)
     for block, text in report.blocks(results).items():
         print(f"\n## {block}\n\n{text}")
-    print(f"\nresults: {out}" + (f"; README blocks updated: {results['meta'].get('readme_blocks')}"
-                                 if opts.readme else ""))
+    print(f"\nresults: {out}" + (f"; {markdown}" if markdown else ""))
     failed = failed_parts(results)
     if failed:
         raise RuntimeError("bench part(s) failed: " + "; ".join(

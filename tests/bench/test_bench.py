@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.report import targets, update_readme
+from bench.report import results_markdown, targets
 from bench.run import BenchOptions, failed_parts, run_all
 from bench.servers import bare_process
 from bench.service_bench import TARGETS, ServiceBenchConfig, load_texts, request_bodies
@@ -66,14 +66,11 @@ def test_loadgen_counts_failures(bare) -> None:
     assert out["requests"] > 0 and out["errors"] == out["requests"] and out["achieved_rps"] == 0
 
 
-def test_bench_run_writes_results_and_readme(default_bundle: Path, tmp_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text("# x\n<!-- BENCH:service -->\nold\n<!-- /BENCH:service -->\nkeep me\n"
-                      "<!-- BENCH:summary -->\nold\n<!-- /BENCH:summary -->\n")
+def test_bench_run_writes_results_and_markdown(default_bundle: Path, tmp_path: Path) -> None:
     cfg = ServiceBenchConfig(sizes=(1,), repeats=1, connections=4, capacity_s=0.6, step_s=0.5,
                              search_steps=1, fixed_s=0.5, warmup_s=0.1, p99_bounds_ms={1: 1000.0})
     opts = BenchOptions(bundle=default_bundle, parts=("service",), out=tmp_path / "results.json",
-                        readme=readme, service_config=cfg,
+                        markdown=tmp_path / "RESULTS.md", service_config=cfg,
                         service_bundles=(default_bundle, default_bundle))  # no TF re-exports here
     run_all(opts)
     results = json.loads((tmp_path / "results.json").read_text())
@@ -85,16 +82,22 @@ def test_bench_run_writes_results_and_readme(default_bundle: Path, tmp_path: Pat
         assert t["capacity_rps"] > 0 and t["fixed_p50_ms"] <= t["fixed_p99_ms"]
     assert set(size["ratios"]) >= {"service_vs_bare_at_p99", "service_vs_nobatch_plain_at_p99"}
     assert [r["target"] for r in targets(results)] == [r["target"] for r in results["targets"]]
-    text = readme.read_text()
-    assert "old" not in text and "keep me" in text and "| 1 | bare |" in text
-    assert results["meta"]["readme_blocks"] == ["summary", "service"]
+    text = (tmp_path / "RESULTS.md").read_text()
+    assert text == results_markdown(results)
+    assert "## Targets" in text and "## Service level" in text and "| 1 | bare |" in text
+    assert "## Model level" not in text and results["meta"]["date"] in text
 
 
-def test_update_readme_leaves_files_without_markers_alone(tmp_path: Path) -> None:
-    readme = tmp_path / "README.md"
-    readme.write_text("no markers here\n")
-    assert update_readme(readme, {"meta": {}}) == []
-    assert readme.read_text() == "no markers here\n"
+def test_results_markdown_names_the_run_and_the_machine() -> None:
+    meta = {"date": "2026-01-02T03:04:05+00:00", "cpus": 2, "platform": "Linux-x", "python": "3.11.7",
+            "libraries": {"onnxruntime": "1.32.0", "keras": None}, "loadavg_before": [0.5, 0.4, 0.3],
+            "repeats": 3}
+    text = results_markdown({"meta": meta, "batch": {"error": "RuntimeError: boom"}})
+    assert text.startswith("# Benchmark results\n")
+    for part in ("2026-01-02T03:04:05+00:00", "2 CPUs", "Linux-x", "onnxruntime 1.32.0",
+                 "keras absent", "[0.5, 0.4, 0.3]", "## Targets", "batch part failed"):
+        assert part in text, part
+    assert "## Service level" not in text
 
 
 def test_cli_bench_rejects_bad_arguments(capsys: pytest.CaptureFixture) -> None:

@@ -1,5 +1,5 @@
 """What keeps `sentiment bench --quick` short: part order and set-up overlap, server start-up
-order, the cached model-level exports, the quick settings and the README left alone.
+order, the cached model-level exports, the quick settings and no RESULTS.md.
 
 Servers are replaced by recording fakes here (real ones are exercised in test_bench.py).
 """
@@ -92,7 +92,7 @@ def test_run_all_runs_service_first_and_hands_over_model_set_up(
     assert (tmp_path / "r.json").is_file()
 
 
-def test_quick_cli_writes_results_quick_and_leaves_readme(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_quick_cli_writes_results_quick_and_no_markdown(monkeypatch: pytest.MonkeyPatch) -> None:
     from sentiment_cli.main import main
 
     seen = {}
@@ -109,7 +109,7 @@ def test_quick_cli_writes_results_quick_and_leaves_readme(monkeypatch: pytest.Mo
     finally:
         signal.signal(signal.SIGTERM, saved)
     opts = seen["opts"]
-    assert opts.quick and opts.readme is None and opts.out.name == "results-quick.json"
+    assert opts.quick and opts.markdown is None and opts.out.name == "results-quick.json"
 
 
 def test_quick_service_settings_are_shorter_but_complete() -> None:
