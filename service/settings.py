@@ -26,11 +26,6 @@ def default_host() -> str:
     return "0.0.0.0" if containerized else "127.0.0.1"
 
 
-def default_workers() -> int:
-    """Usable CPU cores (affinity-aware), at most 4: one single-threaded worker per core."""
-    return max(1, min(4, len(os.sched_getaffinity(0))))
-
-
 class Settings(BaseSettings):
     """All knobs of the HTTP service (env prefix ``SENTIMENT_``, e.g. ``SENTIMENT_PORT=8080``)."""
 
@@ -42,9 +37,10 @@ class Settings(BaseSettings):
     host: str = Field(default_factory=lambda: default_host(), description="bind address "
                       "(default: 127.0.0.1; 0.0.0.0 when BENTOML_CONTAINERIZED is true)")
     port: int = Field(3000, ge=0, le=65535, description="HTTP port")
-    workers: int = Field(default_factory=default_workers, ge=1, le=64,
-                         description="BentoML worker processes, each with its own onnxruntime "
-                         "session and batcher (default: usable CPU cores, at most 4)")
+    workers: int = Field(1, ge=1, le=64, description="BentoML worker processes, each with its "
+                         "own onnxruntime session and batcher. One per container, scaled with "
+                         "replicas: the workers share one listening socket and a burst of "
+                         "keep-alive connections can land on one of them")
     ort_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per "
                              "worker; keep workers x ort_threads <= cores")
     max_batch_size: int = Field(32, ge=2, le=4096, description="adaptive batching: most texts "
