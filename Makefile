@@ -8,7 +8,7 @@ STAMP_SERVE := $(VENV)/.stamp-serve
 STAMP_ALL := $(VENV)/.stamp-all
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-fast lint bench bench-quick loadtest container-test fetch train clean-venv
+.PHONY: serve test test-fast lint docs bench bench-quick loadtest container-test fetch train clean-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ lint: $(STAMP_ALL)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
+
+## docs: build the MkDocs site with --strict, outside the repo (SITE_DIR, default /tmp/sentiment-site)
+docs: $(STAMP_ALL)
+	$(VENV)/bin/mkdocs build --strict --site-dir $(or $(SITE_DIR),/tmp/sentiment-site)
 
 fetch: $(STAMP_ALL)
 	$(VENV)/bin/sentiment fetch
