@@ -1,0 +1,154 @@
+"""core.explain is exact: running scores, steps and leave-one-out effects are the model's own
+scores of prefixes and variants, on the shipped bundle and on tiny bundles trained here (a
+word-level and a WordPiece one, whose ## pieces must map back to the user's characters)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from core.explain import ExplainItem, explain, explain_rows, row_steps, score_items
+from core.runtime import Predictor
+
+TEXTS = ["A moving, beautifully acted film that never quite earns its ending.",
+         "dull and lifeless", "ok", "zqxwv blorft great", "Ça marche très bien 😀 great fun 😀",
+         "the plot is tedious but the cast is wonderful and funny"]
+TOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def predictor(default_bundle: Path) -> Predictor:
+    return Predictor(default_bundle)
+
+
+def alone(predictor: Predictor, ids: list[int], target: int) -> float:
+    """The score of one id sequence scored by itself."""
+    return float(predictor.predict_seqs([ids])[0, target])
+
+
+def check_exact(predictor: Predictor, text: str, res: dict[str, Any]) -> None:
+    """Every number of ``res`` against the Predictor scoring that sequence alone."""
+    ids = predictor.encode([text])[0]
+    target = predictor.labels.index(res["target"])
+    full = predictor.predict_proba([text])[0]
+    tokens = res["tokens"]
+    assert len(tokens) == len(ids)
+    assert abs(res["scores"][res["target"]] - full[target]) <= TOL
+    assert res["label"] == predictor.labels[int(np.argmax(full))]
+    assert abs(res["baseline"] - alone(predictor, [], target)) <= TOL
+    if tokens:
+        assert abs(tokens[-1]["running"] - full[target]) <= TOL
+    before = res["baseline"]
+    for i, tok in enumerate(tokens):
+        assert abs(tok["running"] - alone(predictor, ids[:i + 1], target)) <= TOL
+        assert abs(tok["step"] - (tok["running"] - before)) <= TOL
+        without = alone(predictor, ids[:i] + ids[i + 1:], target)
+        assert abs(tok["loo"] - (without - full[target])) <= TOL
+        before = tok["running"]
+
+
+def check_spans(predictor: Predictor, text: str, res: dict[str, Any]) -> None:
+    """Spans lie in the text, in order, and cover the token's characters."""
+    end = 0
+    for tok in res["tokens"] + res["truncated"]:
+        assert end <= tok["start"] < tok["end"] <= len(text)
+        end = tok["end"]
+        piece = text[tok["start"]:tok["end"]].lower()
+        if not tok.get("unk") and piece.isascii():
+            assert piece == tok["token"].removeprefix("##")
+
+
+def test_exact_on_shipped_bundle(predictor: Predictor) -> None:
+    results = explain(predictor, TEXTS)
+    for text, res in zip(TEXTS, results, strict=True):
+        check_exact(predictor, text, res)
+        check_spans(predictor, text, res)
+        assert res["target"] == "positive"  # binary: the card's last label
+        assert res["truncated"] == []
+
+
+def test_same_alone_and_batched(predictor: Predictor) -> None:
+    together = explain(predictor, TEXTS)
+    for text, res in zip(TEXTS, together, strict=True):
+        single = explain(predictor, [text])[0]
+        for a, b in zip(single["tokens"], res["tokens"], strict=True):
+            assert abs(a["running"] - b["running"]) <= TOL and abs(a["loo"] - b["loo"]) <= TOL
+
+
+def test_words_unknowns_and_unicode_spans(predictor: Predictor) -> None:
+    text = "zqxwv blorft great"
+    res = explain(predictor, [text])[0]
+    assert [t["unk"] for t in res["tokens"]] == [True, True, False]
+    assert [text[t["start"]:t["end"]] for t in res["tokens"]] == ["zqxwv", "blorft", "great"]
+    text = "Très 😀 great"  # offsets count Python characters (code points)
+    res = explain(predictor, [text])[0]
+    assert text[res["tokens"][-1]["start"]:res["tokens"][-1]["end"]] == "great"
+
+
+def test_truncated_tokens_are_marked_not_scored(predictor: Predictor) -> None:
+    text = " ".join(["great", "film"] * 40)
+    res = explain(predictor, [text])[0]
+    assert len(res["tokens"]) == predictor.max_tokens
+    assert len(res["truncated"]) == 80 - predictor.max_tokens
+    assert res["truncated"][0]["start"] > res["tokens"][-1]["start"]
+    assert abs(res["tokens"][-1]["running"] - predictor.predict_proba([text])[0, 1]) <= TOL
+
+
+def test_text_without_tokens(predictor: Predictor) -> None:
+    res = explain(predictor, ["   "])[0]
+    assert res["tokens"] == [] and res["truncated"] == []
+    assert abs(res["scores"]["positive"] - predictor.predict_proba(["   "])[0, 1]) <= TOL
+
+
+def test_mixed_items_match_predict(predictor: Predictor) -> None:
+    enc = predictor.encoder
+    items: list[str | ExplainItem] = [TEXTS[0], ExplainItem(TEXTS[1], enc.encode_spans(TEXTS[1])),
+                                      TEXTS[2], TEXTS[0]]
+    out = score_items(predictor, items)
+    plain = predictor.predict([TEXTS[0], TEXTS[2]])
+    for got, want in zip([out[0], out[2], out[3]], [plain[0], plain[1], plain[0]], strict=True):
+        assert got["label"] == want["label"] and abs(got["score"] - want["score"]) <= TOL
+    assert "tokens" in out[1] and "tokens" not in out[0]
+
+
+def test_rows_and_cost() -> None:
+    assert explain_rows([5, 6, 7]) == [[], [5], [5, 6], [5, 6, 7], [6, 7], [5, 7], [5, 6]]
+    assert row_steps(3) == 6 + 6
+
+
+@pytest.mark.slow
+def test_exact_on_tiny_bundle(tiny_bundle: Path) -> None:
+    predictor = Predictor(tiny_bundle)
+    texts = ["great film and a wonderful story", "boring dull plot", "zzz unknownword superb"]
+    for text, res in zip(texts, explain(predictor, texts), strict=True):
+        check_exact(predictor, text, res)
+        check_spans(predictor, text, res)
+
+
+@pytest.fixture(scope="module")
+def wordpiece_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_csv: Path) -> Path:
+    """A tiny WordPiece bundle: words split into ## pieces (~10-20 s; needs TensorFlow)."""
+    from training.model import ModelConfig
+    from training.pipeline import RunConfig, run
+    from training.tokenizer import TokenizerConfig
+
+    cfg = RunConfig(dataset=f"csv:{tiny_csv}", name="tiny-wp", out_dir=tmp_path_factory.mktemp("wp"),
+                    tokenizer=TokenizerConfig(kind="wordpiece", vocab_size=120, max_tokens=24),
+                    model=ModelConfig(embedding_dim=16, units=16, embedding_dropout=0.0,
+                                      dropout=0.1, pretrained=None),
+                    epochs=2, batch_size=32, patience=1, verbose=0)
+    return run(cfg)
+
+
+@pytest.mark.slow
+def test_exact_on_wordpiece_bundle(wordpiece_bundle: Path) -> None:
+    predictor = Predictor(wordpiece_bundle)
+    texts = ["wonderfully charming acting", "tediously bland plot w123", "superbness"]
+    results = explain(predictor, texts)
+    assert any(t["token"].startswith("##") for r in results for t in r["tokens"])
+    for text, res in zip(texts, results, strict=True):
+        check_exact(predictor, text, res)
+        check_spans(predictor, text, res)
