@@ -68,8 +68,9 @@ class BatcherConfig:
 class Job:
     """One request's texts and the future its handler awaits."""
 
-    texts: list[str]
+    texts: list[Any]  # texts, or other items the score function knows (e.g. ExplainItem)
     future: asyncio.Future[list[dict[str, Any]]]
+    units: int = 1  # its cost in plain texts (admission, batch filling); set by submit
     queued_at: float = field(default_factory=time.perf_counter)
     deadline: float = float("inf")
     state: str = "queued"  # queued -> running -> done, or queued -> dropped
@@ -106,7 +107,7 @@ def internal_error() -> SentimentError:
 class Batcher:
     """Batches concurrent requests' texts into ``score`` calls run on one worker thread."""
 
-    def __init__(self, score: Callable[[list[str]], list[dict[str, Any]]], config: BatcherConfig,
+    def __init__(self, score: Callable[[list[Any]], list[dict[str, Any]]], config: BatcherConfig,
                  on_batch: Callable[[int, float], None] | None = None,
                  on_load: Callable[[int, int], None] | None = None) -> None:
         """Hooks for metrics: ``on_batch(requests, seconds the oldest waited)`` as each batch
@@ -124,14 +125,16 @@ class Batcher:
         self._wakeup, self._watch_wakeup = asyncio.Event(), asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def submit(self, texts: list[str]) -> list[dict[str, Any]]:
+    async def submit(self, texts: list[Any], units: int | None = None) -> list[dict[str, Any]]:
         """Score ``texts`` in some batch; raises SentimentError (TOO_BUSY, OVERLOADED, TIMED_OUT,
-        INTERNAL) instead of waiting long."""
+        INTERNAL) instead of waiting long. ``units``: what the request costs in plain texts, when
+        its items cost more than one each (an explanation: core.explain); default len(texts)."""
         self._admit()
-        job = Job(texts, asyncio.get_running_loop().create_future())
+        job = Job(texts, asyncio.get_running_loop().create_future(),
+                  units=len(texts) if units is None else max(1, units))
         job.deadline = job.queued_at + self.config.timeout_s
         self.queue.append(job)
-        self.queued_texts += len(texts)
+        self.queued_texts += job.units
         self.in_flight += 1
         while self.waiting and self.waiting[0].future.done():
             self.waiting.popleft()  # answered: keep the deque short without a search
@@ -168,7 +171,7 @@ class Batcher:
         job.abandoned = True
         if job.state == "queued":
             self.queue.remove(job)
-            self.queued_texts -= len(job.texts)
+            self.queued_texts -= job.units
             job.state = "dropped"
             self.in_flight -= 1
             self._report()
@@ -215,14 +218,14 @@ class Batcher:
 
     def _take(self) -> tuple[list[Job], int]:
         """Queued jobs for the next batch (at least one, then while they fit max_batch_texts)
-        and their number of texts."""
+        and their number of units (texts)."""
         batch: list[Job] = []
         total = 0
         while self.queue and (not batch or
-                              total + len(self.queue[0].texts) <= self.config.max_batch_texts):
+                              total + self.queue[0].units <= self.config.max_batch_texts):
             job = self.queue.popleft()
             job.state = "running"
-            total += len(job.texts)
+            total += job.units
             batch.append(job)
         self.queued_texts -= total
         _call_hook(self.on_batch, len(batch), time.perf_counter() - batch[0].queued_at)

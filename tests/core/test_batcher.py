@@ -246,3 +246,35 @@ def test_inference_thread_is_niced_and_the_caller_is_not():
 
 async def _both(batcher: Batcher, first: list[str], second: list[str]):
     return await batcher.submit(first), await batcher.submit(second)
+
+
+def test_costly_requests_count_their_units():
+    """A request submitted with units (an explanation) fills a batch and the backlog estimate by
+    its cost, not by its number of items."""
+    scorer = Scorer()
+    batcher = Batcher(scorer, BatcherConfig(max_batch_texts=8, max_wait_s=0.05,
+                                            cost_per_text_s=0.001))
+
+    async def go():
+        scorer.gate.clear()
+        first = asyncio.create_task(batcher.submit(["first"]))
+        await asyncio.sleep(0.05)  # "first" is running and blocked
+        costly = asyncio.create_task(batcher.submit(["explain-me"], units=6))
+        plain = [asyncio.create_task(batcher.submit([f"p{i}"])) for i in range(3)]
+        await asyncio.sleep(0.01)
+        backlog = batcher.backlog_s()  # 9 units x 1 ms: under the 50 ms budget, admitted
+        big = asyncio.create_task(batcher.submit(["big"], units=60))
+        await asyncio.sleep(0.01)
+        with pytest.raises(SentimentError) as shed:  # 69 ms of queued work: shed
+            await batcher.submit(["one more"])
+        scorer.gate.set()
+        await first, await costly, await asyncio.gather(*plain), await big
+        return backlog, shed.value
+
+    backlog, shed = run(go())
+    assert backlog == pytest.approx(0.009)
+    assert shed.kind is ErrorKind.OVERLOADED
+    # 6 + 1 + 1 units fill the batch of 8; the third plain request waits for the next one, and
+    # the 60-unit request goes alone
+    assert scorer.calls[1:] == [["explain-me", "p0", "p1"], ["p2"], ["big"]]
+    assert batcher.queued_texts == 0 and batcher.in_flight == 0
