@@ -2,7 +2,9 @@
 
 ``POST /predict`` is a typed ``@bentoml.api``: each request's texts go to the worker's
 in-process adaptive batcher (core.batcher), which concatenates concurrent requests' texts into
-one onnxruntime call and hands every request back its own slice, in order. In front of
+one onnxruntime call and hands every request back its own slice, in order. ``POST /explain``
+(core.explain: per-token running score) goes through the same batcher, counted at its cost, and
+the web page (service.web) is mounted at ``/``. In front of
 BentoML's router sit CORS (when SENTIMENT_CORS_ORIGINS is set) and the request gate
 (service.middleware: auth, JSON only, body limit, validation). This module loads, verifies and
 warms the model; errors become HTTP answers in service.errors.
@@ -28,6 +30,7 @@ from starlette.routing import Route
 from core.batcher import INFERENCE_NICE, INLINE_MAX_TEXTS, Batcher, BatcherConfig
 from core.bundle import BundleError
 from core.errors import SentimentError
+from core.explain import ExplainItem, score_items
 from core.runtime import Predictor, RuntimeOptions
 from service.errors import error_response, status_of
 from service.metrics import (
@@ -38,21 +41,25 @@ from service.metrics import (
     record_rejection,
 )
 from service.middleware import RequestGate
-from service.models import PredictResponse, texts_request
+from service.models import ExplainResponse, PredictResponse, texts_request
 from service.openapi import complete_spec
 from service.schema import Limits
 from service.settings import Settings, load_settings
 from service.shutdown import refuse_new_connections_on_sigterm
+from service.web import page_routes
 
 log = logging.getLogger("bentoml.sentiment")  # under "bentoml": shown by its log config
 EXIT_BAD_BUNDLE = 3
 FREEZE_AT_BATCHES = (1, 200)  # after the first batch (server set-up done) and once warm
 WARMUP_TEXTS = ["a warm-up text to load the graph", "ok"]
-PROTECTED = ("/predict", "/model")
+PROTECTED = ("/predict", "/explain", "/model")
+TEXT_ROUTES = ["/predict", "/explain"]
 
 SETTINGS = load_settings()  # read once per process: the decorators below need it
 LIMITS = Limits(SETTINGS.max_texts, SETTINGS.max_chars, SETTINGS.max_body_bytes)
 PredictRequest = texts_request("PredictRequest", LIMITS.max_texts, LIMITS.max_chars)
+EXPLAIN_LIMITS = Limits(SETTINGS.explain_max_texts, SETTINGS.max_chars, SETTINGS.max_body_bytes)
+ExplainRequest = texts_request("ExplainRequest", EXPLAIN_LIMITS.max_texts, EXPLAIN_LIMITS.max_chars)
 
 
 def load_predictor(settings: Settings) -> Predictor:
@@ -92,7 +99,8 @@ def full_batch_cost(predictor: Predictor, size: int, rounds: int = 3) -> float:
 
 def model_summary(predictor: Predictor, settings: Settings) -> dict[str, Any]:
     """The card summary plus the serving limits, for ``GET /model``."""
-    limits = {"max_texts": settings.max_texts, "max_chars": settings.max_chars,
+    limits = {"max_texts": settings.max_texts, "explain_max_texts": settings.explain_max_texts,
+              "max_chars": settings.max_chars,
               "max_body_bytes": settings.max_body_bytes, "max_tokens": predictor.max_tokens}
     return {**predictor.bundle.summary(), "limits": limits}
 
@@ -134,19 +142,26 @@ class SentimentService:
                         "shutdown will be reset instead of refused")
         log.info("serving %s version %s from %s", bundle.name, bundle.version, SETTINGS.model_dir)
 
-    def _score(self, texts: list[str]) -> list[dict[str, Any]]:
+    def _score(self, items: list[str | ExplainItem]) -> list[dict[str, Any]]:
+        """One batch: texts (/predict) and, mixed in, texts to explain (/explain)."""
         start = time.perf_counter()
-        results = self.predictor.predict(texts, batch_size=SETTINGS.max_batch_size)
+        if all(isinstance(item, str) for item in items):
+            results = self.predictor.predict(cast("list[str]", items),
+                                             batch_size=SETTINGS.max_batch_size)
+        else:
+            results = score_items(self.predictor, items, batch_size=SETTINGS.max_batch_size)
+        texts = [item.text if isinstance(item, ExplainItem) else item for item in items]
         record_batch(texts, [r["label"] for r in results], time.perf_counter() - start)
         self.batches += 1
         if self.batches in FREEZE_AT_BATCHES:  # BentoML builds more long-lived objects late
             gc.freeze()
         return results
 
-    async def _answer(self, texts: list[str]) -> Response:
+    async def _answer(self, items: list[str] | list[ExplainItem], units: int | None = None
+                      ) -> Response:
         """One request's results from the batcher as a JSON response, or its error."""
         try:
-            results = await self.batcher.submit(texts)
+            results = await self.batcher.submit(items, units)
         except SentimentError as exc:
             record_rejection(status_of(exc))
             return error_response(exc)
@@ -159,18 +174,29 @@ class SentimentService:
         order. The body is serialized once here (the schema is PredictResponse)."""
         return await self._answer(texts if texts is not None else [text or ""])
 
+    @bentoml.api(route="/explain", input_spec=ExplainRequest, output_spec=ExplainResponse)
+    async def explain(self, texts: list[str] | None = None, text: str | None = None) -> Any:
+        """Explain texts (at most SENTIMENT_EXPLAIN_MAX_TEXTS): each text's prediction plus its
+        tokens with character spans, the running score after each token, each token's step and
+        leave-one-out effect (docs/explain.md). Batched with /predict at its cost."""
+        encoder = self.predictor.encoder
+        items = [ExplainItem(t, encoder.encode_spans(t))
+                 for t in (texts if texts is not None else [text or ""])]
+        return await self._answer(items, sum(item.units for item in items))
+
 
 def spec_filter(spec: dict[str, Any]) -> dict[str, Any]:
-    return complete_spec(spec, ["/predict"], PROTECTED, SETTINGS.api_key is not None)
+    return complete_spec(spec, TEXT_ROUTES, PROTECTED, SETTINGS.api_key is not None)
 
 
 SERVICE = cast("bentoml.Service[SentimentService]", SentimentService)
-SERVICE.mount_asgi_app(Starlette(routes=[Route("/model", get_model, methods=["GET"])]),
-                                path="/")
+SERVICE.mount_asgi_app(Starlette(routes=[Route("/model", get_model, methods=["GET"]),
+                                         *page_routes()]), path="/")
 if SETTINGS.cors_origins:  # outermost of ours, so the gate's error answers carry CORS headers
     SERVICE.add_asgi_middleware(CORSMiddleware, allow_origins=SETTINGS.cors_origins,
                                          allow_methods=["GET", "POST", "OPTIONS"],
                                          allow_headers=["authorization", "content-type"])
-SERVICE.add_asgi_middleware(RequestGate, limits=LIMITS, routes={"/predict": LIMITS},
+SERVICE.add_asgi_middleware(RequestGate, limits=LIMITS,
+                                     routes={"/predict": LIMITS, "/explain": EXPLAIN_LIMITS},
                                      api_key=SETTINGS.api_key_bytes(), protected=PROTECTED,
                                      spec_filter=spec_filter)

@@ -49,3 +49,45 @@ class PredictResponse(BaseModel):
     model: str = Field(description="card name of the served bundle")
     version: str = Field(description="card version of the served bundle")
     results: list[PredictResult]
+
+
+class ExplainToken(BaseModel):
+    """One scored token of an explanation (see docs/explain.md)."""
+
+    token: str = Field(description="the tokenizer's token (a WordPiece continuation starts with ##)")
+    start: int = Field(description="start of its span in the request's text (characters)")
+    end: int = Field(description="end of its span, exclusive")
+    unk: bool = Field(description="the token is the tokenizer's unknown token [UNK]")
+    special: bool = Field(description="a special token added by the tokenizer (no span)")
+    running: float | None = Field(description="probability of `target` for the text up to and "
+                                  "including this token")
+    step: float | None = Field(description="change of the running score this token caused")
+    loo: float | None = Field(description="score without this token minus the full score")
+
+
+class CutToken(BaseModel):
+    """A token past the model's max_tokens: not read by the model."""
+
+    token: str
+    start: int
+    end: int
+
+
+class ExplainResult(PredictResult):
+    """One text's prediction with its per-token explanation."""
+
+    target: str = Field(description="the label whose probability the running score is (binary: "
+                        "the card's last label; otherwise the predicted label)")
+    baseline: float | None = Field(description="probability of `target` for no tokens at all")
+    tokens: list[ExplainToken] = Field(description="the scored tokens, in reading order")
+    truncated: list[CutToken] = Field(description="tokens past max_tokens, not scored")
+
+
+class ExplainResponse(BaseModel):
+    """``{"model", "version", "results": [one explanation per text, in input order]}``."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    model: str = Field(description="card name of the served bundle")
+    version: str = Field(description="card version of the served bundle")
+    results: list[ExplainResult]

@@ -56,6 +56,9 @@ class Settings(BaseSettings):
                                         "unlimited)")
     max_texts: int = Field(64, ge=1, description="most texts in one /predict request (413 "
                            "beyond)")
+    explain_max_texts: int = Field(8, ge=1, description="most texts in one /explain request "
+                                   "(413 beyond); an explanation costs ~1.5 n^2 RNN steps for "
+                                   "n tokens, against n for /predict")
     max_chars: int = Field(5000, ge=1, description="most characters in one text (413 beyond)")
     max_body_bytes: int = Field(1_000_000, ge=64, description="most request body bytes, counted "
                                 "on the incoming stream (413 beyond)")
