@@ -75,7 +75,8 @@ def test_model_card_summary(client, default_bundle):
     card = json.loads((default_bundle / "card.json").read_text())
     body = client.get("/model").json()
     assert body["labels"] == card["labels"] and body["version"] == card["version"]
-    assert body["limits"] == {"max_texts": 8, "max_chars": 300, "max_body_bytes": 4096,
+    assert body["limits"] == {"max_texts": 8, "explain_max_texts": 8, "max_chars": 300,
+                              "max_body_bytes": 4096,
                               "max_tokens": card["max_tokens"]}
     assert "metrics" in body or "metrics" not in card
 
