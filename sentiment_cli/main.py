@@ -23,6 +23,8 @@ COMMANDS = {
                  "recompute a bundle's test metrics from ONNX"),
     "predict": ("sentiment_cli.cmd_predict", "core", "score texts given on the command line or stdin"),
     "verify": ("sentiment_cli.cmd_predict", "core", "verify a bundle's sha256s and print its card"),
+    "explain": ("sentiment_cli.cmd_explain", "core",
+                "show why: each token's effect on the running score (colored, sparkline, --json)"),
     "serve": ("sentiment_cli.cmd_serve", "service", "serve a bundle over HTTP with BentoML"),
     "score": ("sentiment_cli.cmd_score", "scoring", "batch-score a CSV/JSONL/Parquet file"),
     "loadtest": ("sentiment_cli.cmd_loadtest", "load_tests",
