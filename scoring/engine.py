@@ -29,6 +29,7 @@ import numpy as np
 
 from core.runtime import Batch, length_batches
 from core.textenc import TextEncoder
+from scoring.explaining import explain_items, explain_window
 from scoring.rows import Row
 from scoring.writers import OutputFormat, write_rejected
 
@@ -49,6 +50,7 @@ class Part:
     rows: list[Row]
     valid: list[Row] = field(default_factory=list)
     probs: np.ndarray | None = None
+    extras: list[dict] | None = None  # per valid row, fields added to JSONL rows (--explain)
 
 
 def iter_parts(rows: Iterable[Row], part_rows: int, skip: int) -> Iterator[Part]:
@@ -118,6 +120,7 @@ class Window:
     n: int
     batches: list[Batch]
     last: bool  # the part's final window (possibly empty): publish the part after it
+    items: list | None = None  # --explain: texts with their offsets, instead of batches
 
 
 def part_windows(rows: Iterable[Row], part_rows: int, skip: int,
@@ -156,6 +159,9 @@ def prepared_windows(ctx: Any, predictor: Future) -> Iterator[Window]:
     spans = part_windows(ctx.reader.rows(), opts.part_rows, ctx.skip_rows, opts.window)
     for part, start, n, last in spans:
         texts = [r.text for r in part.valid[start:start + n]]
+        if opts.explain:
+            yield Window(part, start, n, [], last, explain_items(encoder, texts))
+            continue
         seqs = encoder.encode(texts) if n else []
         dtype = predictor.result().input_dtype
         yield Window(part, start, n, length_batches(seqs, opts.batch_size, max_len, dtype), last)
@@ -191,6 +197,7 @@ def _run_local(ctx: Any, load_predictor: Callable[[], Any] | None) -> None:
     """The inference loop of ``run_local``."""
     pending: deque[Future] = deque()
     chunks: list[np.ndarray] = []
+    extras: list[dict] = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring-writer") as writer:
         loading: Future = Future()
         if ctx.predictor is not None:
@@ -199,13 +206,18 @@ def _run_local(ctx: Any, load_predictor: Callable[[], Any] | None) -> None:
             loading = writer.submit(load_predictor)
         for win in prefetch(prepared_windows(ctx, loading), depth=4):
             predictor = ctx.predictor = loading.result()
-            probs = np.empty((win.n, len(predictor.labels)), dtype=np.float32)
-            for idx, ids in win.batches:
-                probs[idx] = predictor.predict_ids(ids)
+            if win.items is not None:
+                probs, extra = explain_window(predictor, win.items, ctx.options.batch_size)
+                extras += extra
+            else:
+                probs = np.empty((win.n, len(predictor.labels)), dtype=np.float32)
+                for idx, ids in win.batches:
+                    probs[idx] = predictor.predict_ids(ids)
             chunks.append(probs)
             if win.last:
+                win.part.extras = extras if ctx.options.explain else None
                 pending.append(writer.submit(write_part, ctx, win.part, chunks))
-                chunks = []
+                chunks, extras = [], []
             while pending and (pending[0].done() or len(pending) > 2):
                 pending.popleft().result()  # re-raise a failed write here, at once
         while pending:
@@ -225,6 +237,7 @@ def publish_part(ctx: Any, part: Part) -> None:
     ids = [r.rid for r in part.valid]
     rejected = [r for r in part.rows if r.reason is not None]
     fmt: OutputFormat = ctx.out_format
-    ctx.workdir.publish(len(part.rows), len(ids), lambda fh: fmt.write_probs(ids, part.probs, fh),
+    ctx.workdir.publish(len(part.rows), len(ids),
+                        lambda fh: fmt.write_probs(ids, part.probs, fh, part.extras),
                         lambda fh: write_rejected(rejected, fh), ctx.part_suffix)
     ctx.progress.update(len(part.rows), ctx.reader.bytes_read())

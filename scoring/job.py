@@ -15,6 +15,7 @@ from typing import Any
 
 from core.bundle import Bundle, load_bundle, sha256_file
 from core.paths import default_model_dir
+from scoring.explaining import check_explain
 from scoring.parts import WorkDir
 from scoring.progress import Progress
 from scoring.readers import detect_format, open_reader
@@ -35,6 +36,7 @@ class ScoreOptions:
     batch_size: int = 64
     window: int = 2048
     part_rows: int = 8192
+    explain: bool = False  # per-token steps in JSONL rows (scoring.explaining)
 
 
 @dataclass
@@ -60,6 +62,7 @@ class ScoreConfig:
     ray_object_store_mb: int | None = None
     force: bool = False
     quiet: bool = False
+    explain: bool = False
 
 
 @dataclass
@@ -108,10 +111,12 @@ def prepare(cfg: ScoreConfig) -> Context:
     _check(cfg)
     in_fmt = detect_format(cfg.input, cfg.input_format, "input")
     out_fmt = detect_format(cfg.output, cfg.output_format, "output")
+    if cfg.explain:
+        check_explain(out_fmt, cfg.engine)
     reader = open_reader(cfg.input, in_fmt, cfg.text_column, cfg.id_column)
     bundle = load_bundle(cfg.model)
     opts = ScoreOptions(cfg.text_column, reader.id_col, in_fmt, out_fmt, cfg.batch_size,
-                        cfg.window, cfg.part_rows)
+                        cfg.window, cfg.part_rows, cfg.explain)
     rejected = cfg.rejected or cfg.output.with_name(cfg.output.name + ".rejected.jsonl")
     workdir = WorkDir(cfg.output, rejected, job_identity(cfg, opts, bundle))
     workdir.open(cfg.force)

@@ -36,23 +36,25 @@ class OutputFormat:
     def columns(self) -> list[str]:
         return [self.id_name, "label", "score", *[f"score_{lab}" for lab in self.labels], "model_version"]
 
-    def write_probs(self, ids: list, probs: np.ndarray, fh: BinaryIO) -> None:
+    def write_probs(self, ids: list, probs: np.ndarray, fh: BinaryIO,
+                    extras: list[dict] | None = None) -> None:
         """Write one part's rows (no header) from their probabilities, without a dict per row.
 
         The label is the first arg-max and every score the float32 value as a Python float, so
-        the text equals formatting ``Predictor.to_results(probs)`` (tested).
+        the text equals formatting ``Predictor.to_results(probs)`` (tested). ``extras``: fields
+        added to each JSONL row (``--explain``; JSONL only).
         """
         best = np.argmax(probs, axis=1).tolist()
         labels, version = self.labels, self.version
         if self.fmt == "csv":
             fh.write(csv_rows(ids, best, probs.tolist(), labels, version).encode("utf-8"))
             return
-        rows = zip(ids, best, probs.tolist(), strict=True)
+        rows = zip(ids, best, probs.tolist(), extras or [{}] * len(ids), strict=True)
         key = self.id_name
         lines = (json.dumps({key: rid, "label": labels[b], "score": row[b],
                              "scores": dict(zip(labels, row, strict=True)),
-                             "model_version": version}, ensure_ascii=False) + "\n"
-                 for rid, b, row in rows)
+                             "model_version": version, **extra}, ensure_ascii=False) + "\n"
+                 for rid, b, row, extra in rows)
         fh.write("".join(lines).encode("utf-8"))
 
     def assemble(self, parts: Iterable[Path], fh: BinaryIO) -> None:
@@ -104,8 +106,9 @@ class ParquetFormat(OutputFormat):
         fields += [(f"score_{lab}", pa.float64()) for lab in self.labels]
         return pa.schema(fields + [("model_version", pa.string())])
 
-    def write_probs(self, ids: list, probs: np.ndarray, fh: BinaryIO) -> None:
-        """One part as a Parquet file, built column by column."""
+    def write_probs(self, ids: list, probs: np.ndarray, fh: BinaryIO,
+                    extras: list[dict] | None = None) -> None:
+        """One part as a Parquet file, built column by column (``extras``: JSONL only)."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 

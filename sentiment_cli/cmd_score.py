@@ -52,6 +52,10 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true",
                    help="discard an interrupted run and replace an existing OUTPUT")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--explain", action="store_true",
+                   help="add each row's per-token steps (how each token moved the running "
+                        "score; see `sentiment explain`) to JSONL output; ~1.5 x tokens times "
+                        "the model work per row (default: off)")
 
 
 def run(name: str, args: argparse.Namespace) -> int:
