@@ -12,12 +12,17 @@ For a text whose scored token ids are ``t[0..n-1]`` and a *target* label:
 The target is the card's last label for a binary bundle ("positive" for the shipped one: the
 running score is the probability of positive), and the full text's predicted label otherwise.
 
-Every prefix and every leave-one-out variant of every text (plus the empty sequence) goes to
-the graph in one ``Predictor.predict_seqs`` call: the graph takes right-padded ids and handles
-each row's length exactly (``sequence_lens``), so a prefix scored in a padded batch is the
-prefix's score. This holds for any LSTM/GRU bundle, pooled or not; there is no second
-implementation of the model. Cost: a text of n tokens is 2n + 1 rows and about 1.5 n^2
-row-steps of the RNN, against n for scoring it once.
+Every prefix and every leave-one-out variant of every text (plus the empty sequence) is a row
+of token ids scored by the bundle's graph through ``Predictor.predict_seqs``: the graph takes
+right-padded ids and handles each row's length exactly (``sequence_lens``), so a prefix scored
+in any padded batch is the prefix's score. This holds for any LSTM/GRU bundle, pooled or not;
+there is no second implementation of the model. Cost: a text of n tokens is 2n + 1 rows and
+about 1.5 n^2 row-steps of the RNN, against n for scoring it once.
+
+``explain`` and ``score_items`` score all rows in one call (the CLI, the batch job). The
+service ``plan``s a request's rows (deduplicated, sorted by length), submits them to its
+batcher in ``slices`` of bounded cost, one after the other, and ``assemble``s the results, so
+an explanation never holds the model long while ``/predict`` requests wait.
 """
 
 from __future__ import annotations
@@ -36,6 +41,9 @@ from core.textenc import TokenSpans
 # text of a 32-text batch vs 2.8 / 5.6 / 11.8 ms to explain 20 / 30 / 45 tokens (590 / 1,335 /
 # 3,015 row-steps): 29-35 row-steps per text; short texts cost relatively more, 64 tokens less.
 ROW_STEPS_PER_TEXT = 30
+# Largest slice of an explanation scored in one batch by the service (~1.3-2 ms here): a
+# /predict request waits at most about this long for explanation work queued ahead of it.
+SLICE_ROW_STEPS = 512
 
 
 def row_steps(n: int) -> int:
@@ -100,29 +108,99 @@ def explanation(predictor: Predictor, spans: TokenSpans, probs: np.ndarray) -> d
                           for t, (s, e) in zip(spans.cut_tokens, spans.cut_offsets, strict=True)]}
 
 
-def score_items(predictor: Predictor, items: list[str | ExplainItem],
+@dataclass(frozen=True)
+class RowsItem:
+    """A slice of an explanation's rows, scored as one batcher job (result: ``{"probs"}``).
+
+    The service scores explanations in slices of at most SLICE_ROW_STEPS row-steps, each
+    submitted when the previous one is done, so ``/predict`` requests that arrive meanwhile
+    wait for one slice, not for a whole explanation."""
+
+    rows: list[list[int]]
+
+    @property
+    def units(self) -> int:
+        return max(1, math.ceil(sum(len(r) for r in self.rows) / ROW_STEPS_PER_TEXT))
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The distinct rows a set of explanations needs, sorted by length, and the positions of
+    each explanation's ``explain_rows`` among them."""
+
+    items: list[ExplainItem]
+    rows: list[list[int]]
+    where: list[list[int]]
+
+
+def plan(items: list[ExplainItem]) -> Plan:
+    """Every explanation's rows, deduplicated (the empty sequence, shared prefixes) and sorted
+    by length, so that consecutive rows pad little when batched together."""
+    unique: dict[tuple[int, ...], int] = {}
+    where = [[unique.setdefault(tuple(r), len(unique)) for r in explain_rows(it.spans.ids)]
+             for it in items]
+    keys = list(unique)
+    order = sorted(range(len(keys)), key=lambda k: len(keys[k]))
+    rank = [0] * len(keys)
+    for new, old in enumerate(order):
+        rank[old] = new
+    return Plan(items, [list(keys[k]) for k in order], [[rank[p] for p in pos] for pos in where])
+
+
+def slices(todo: Plan, max_steps: int = SLICE_ROW_STEPS) -> list[RowsItem]:
+    """The plan's rows cut into consecutive slices of at most ``max_steps`` row-steps (a longer
+    row is a slice of its own)."""
+    out: list[RowsItem] = []
+    cur: list[list[int]] = []
+    steps = 0
+    for row in todo.rows:
+        if cur and steps + len(row) > max_steps:
+            out.append(RowsItem(cur))
+            cur, steps = [], 0
+        cur.append(row)
+        steps += len(row)
+    if cur:
+        out.append(RowsItem(cur))
+    return out
+
+
+def assemble(predictor: Predictor, todo: Plan, probs: np.ndarray) -> list[dict[str, Any]]:
+    """The explanations of a plan from the probabilities of its rows (``todo.rows`` order)."""
+    return [explanation(predictor, it.spans, probs[pos])
+            for it, pos in zip(todo.items, todo.where, strict=True)]
+
+
+BatchItem = str | ExplainItem | RowsItem
+
+
+def score_items(predictor: Predictor, items: list[BatchItem],
                 batch_size: int = 64) -> list[dict[str, Any]]:
-    """Results in input order for a mix of texts (``/predict`` results) and ExplainItems
-    (explanations), all from one ``predict_seqs`` call; identical rows are scored once."""
+    """Results in input order for a mix of texts (``/predict`` results), ExplainItems
+    (explanations) and RowsItems (``{"probs": [rows, classes]}``), from one ``predict_seqs``."""
     plain = [item for item in items if isinstance(item, str)]
     seqs = iter(predictor.encode(plain) if plain else [])
-    unique: dict[tuple[int, ...], int] = {}
-    where: list[list[int]] = []  # per item: its rows' positions in ``unique``
+    todo = plan([item for item in items if isinstance(item, ExplainItem)])
+    rows, ranges = list(todo.rows), []  # ranges: [start, end) in rows of each other item
     for item in items:
-        rows = explain_rows(item.spans.ids) if isinstance(item, ExplainItem) else [next(seqs)]
-        where.append([unique.setdefault(tuple(r), len(unique)) for r in rows])
-    probs = predictor.predict_seqs([list(r) for r in unique], batch_size)
+        if not isinstance(item, ExplainItem):
+            add = item.rows if isinstance(item, RowsItem) else [next(seqs)]
+            ranges.append((len(rows), len(rows) + len(add)))
+            rows += add
+    probs = predictor.predict_seqs(rows, batch_size)
+    explained, spans = iter(assemble(predictor, todo, probs)), iter(ranges)
     out: list[dict[str, Any]] = []
-    for item, pos in zip(items, where, strict=True):
+    for item in items:
         if isinstance(item, ExplainItem):
-            out.append(explanation(predictor, item.spans, probs[pos]))
-        else:
-            out.append(predictor.to_results(probs[pos])[0])
+            out.append(next(explained))
+            continue
+        a, b = next(spans)
+        out.append({"probs": probs[a:b]} if isinstance(item, RowsItem)
+                   else predictor.to_results(probs[a:b])[0])
     return out
 
 
 def explain(predictor: Predictor, texts: list[str], batch_size: int = 64) -> list[dict[str, Any]]:
     """Explanations of ``texts``, in order (see the module docstring for their meaning)."""
     encoder = predictor.encoder
-    items: list[str | ExplainItem] = [ExplainItem(t, encoder.encode_spans(t)) for t in texts]
+    items: list[BatchItem] = [ExplainItem(t, encoder.encode_spans(t)) for t in texts]
     return score_items(predictor, items, batch_size)

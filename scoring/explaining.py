@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from core.explain import ExplainItem, score_items
+from core.explain import BatchItem, ExplainItem, score_items
 from core.runtime import Predictor
 from core.textenc import TextEncoder
 
@@ -29,7 +29,7 @@ def check_explain(output_format: str, engine: str) -> None:
         raise ValueError(ENGINE_ERROR)
 
 
-def explain_items(encoder: TextEncoder, texts: list[str]) -> list[str | ExplainItem]:
+def explain_items(encoder: TextEncoder, texts: list[str]) -> list[BatchItem]:
     """Texts tokenized with their offsets, ready for ``explain_window`` (reader thread)."""
     return [ExplainItem(t, encoder.encode_spans(t)) for t in texts]
 
@@ -41,7 +41,7 @@ def explain_fields(res: dict[str, Any]) -> dict[str, Any]:
     return {"explain": {"target": res["target"], "baseline": res["baseline"], "tokens": tokens}}
 
 
-def explain_window(predictor: Predictor, items: list[str | ExplainItem],
+def explain_window(predictor: Predictor, items: list[BatchItem],
                    batch_size: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Probabilities [n, classes] and the extra JSONL fields of a window's rows."""
     results = score_items(predictor, items, batch_size)

@@ -3,8 +3,8 @@
 ``POST /predict`` is a typed ``@bentoml.api``: each request's texts go to the worker's
 in-process adaptive batcher (core.batcher), which concatenates concurrent requests' texts into
 one onnxruntime call and hands every request back its own slice, in order. ``POST /explain``
-(core.explain: per-token running score) goes through the same batcher, counted at its cost, and
-the web page (service.web) is mounted at ``/``. In front of
+(core.explain: per-token running score) goes through the same batcher in slices, each counted
+at its cost, and the web page (service.web) is mounted at ``/``. In front of
 BentoML's router sit CORS (when SENTIMENT_CORS_ORIGINS is set) and the request gate
 (service.middleware: auth, JSON only, body limit, validation). This module loads, verifies and
 warms the model; errors become HTTP answers in service.errors.
@@ -21,6 +21,7 @@ import time
 from typing import Any, cast
 
 import bentoml
+import numpy as np
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -30,7 +31,7 @@ from starlette.routing import Route
 from core.batcher import INFERENCE_NICE, INLINE_MAX_TEXTS, Batcher, BatcherConfig
 from core.bundle import BundleError
 from core.errors import SentimentError
-from core.explain import ExplainItem, score_items
+from core.explain import ExplainItem, RowsItem, assemble, plan, score_items, slices
 from core.runtime import Predictor, RuntimeOptions
 from service.errors import error_response, status_of
 from service.metrics import (
@@ -142,31 +143,48 @@ class SentimentService:
                         "shutdown will be reset instead of refused")
         log.info("serving %s version %s from %s", bundle.name, bundle.version, SETTINGS.model_dir)
 
-    def _score(self, items: list[str | ExplainItem]) -> list[dict[str, Any]]:
-        """One batch: texts (/predict) and, mixed in, texts to explain (/explain)."""
+    def _score(self, items: list[str | RowsItem]) -> list[dict[str, Any]]:
+        """One batch: texts (/predict) and, mixed in, slices of explanations (/explain)."""
         start = time.perf_counter()
         if all(isinstance(item, str) for item in items):
-            results = self.predictor.predict(cast("list[str]", items),
-                                             batch_size=SETTINGS.max_batch_size)
+            texts = cast("list[str]", items)
+            results = self.predictor.predict(texts, batch_size=SETTINGS.max_batch_size)
         else:
-            results = score_items(self.predictor, items, batch_size=SETTINGS.max_batch_size)
-        texts = [item.text if isinstance(item, ExplainItem) else item for item in items]
-        record_batch(texts, [r["label"] for r in results], time.perf_counter() - start)
+            texts = [item for item in items if isinstance(item, str)]
+            results = score_items(self.predictor, list(items), batch_size=SETTINGS.max_batch_size)
+        labels = [r["label"] for r in results if "label" in r]  # explanation slices have none
+        record_batch(texts, labels, time.perf_counter() - start)
         self.batches += 1
         if self.batches in FREEZE_AT_BATCHES:  # BentoML builds more long-lived objects late
             gc.freeze()
         return results
 
-    async def _answer(self, items: list[str] | list[ExplainItem], units: int | None = None
-                      ) -> Response:
+    def _respond(self, results: list[dict[str, Any]]) -> Response:
+        body = f'{self.envelope}, "results": {json.dumps(results, ensure_ascii=False)}}}'
+        return Response(body, media_type="application/json")
+
+    async def _answer(self, texts: list[str]) -> Response:
         """One request's results from the batcher as a JSON response, or its error."""
         try:
-            results = await self.batcher.submit(items, units)
+            return self._respond(await self.batcher.submit(texts))
         except SentimentError as exc:
             record_rejection(status_of(exc))
             return error_response(exc)
-        body = f'{self.envelope}, "results": {json.dumps(results, ensure_ascii=False)}}}'
-        return Response(body, media_type="application/json")
+
+    async def _explain(self, texts: list[str]) -> Response:
+        """Explanations of ``texts``: their rows go to the batcher in slices (core.explain), one
+        after the other, each counted at its cost, so /predict requests arriving meanwhile wait
+        for one slice at most; then the explanations are assembled from the slices' scores."""
+        encoder = self.predictor.encoder
+        todo = plan([ExplainItem(t, encoder.encode_spans(t)) for t in texts])
+        probs = []
+        try:
+            for piece in slices(todo):
+                probs.append((await self.batcher.submit([piece], piece.units))[0]["probs"])
+        except SentimentError as exc:
+            record_rejection(status_of(exc))
+            return error_response(exc)
+        return self._respond(assemble(self.predictor, todo, np.concatenate(probs)))
 
     @bentoml.api(route="/predict", input_spec=PredictRequest, output_spec=PredictResponse)
     async def predict(self, texts: list[str] | None = None, text: str | None = None) -> Any:
@@ -179,10 +197,7 @@ class SentimentService:
         """Explain texts (at most SENTIMENT_EXPLAIN_MAX_TEXTS): each text's prediction plus its
         tokens with character spans, the running score after each token, each token's step and
         leave-one-out effect (docs/explain.md). Batched with /predict at its cost."""
-        encoder = self.predictor.encoder
-        items = [ExplainItem(t, encoder.encode_spans(t))
-                 for t in (texts if texts is not None else [text or ""])]
-        return await self._answer(items, sum(item.units for item in items))
+        return await self._explain(texts if texts is not None else [text or ""])
 
 
 def spec_filter(spec: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.explain import ExplainItem, explain, explain_rows, row_steps, score_items
+from core.explain import (
+    ExplainItem,
+    RowsItem,
+    assemble,
+    explain,
+    explain_rows,
+    plan,
+    row_steps,
+    score_items,
+    slices,
+)
 from core.runtime import Predictor
 
 TEXTS = ["A moving, beautifully acted film that never quite earns its ending.",
@@ -112,6 +122,24 @@ def test_mixed_items_match_predict(predictor: Predictor) -> None:
     for got, want in zip([out[0], out[2], out[3]], [plain[0], plain[1], plain[0]], strict=True):
         assert got["label"] == want["label"] and abs(got["score"] - want["score"]) <= TOL
     assert "tokens" in out[1] and "tokens" not in out[0]
+
+
+def test_sliced_scoring_gives_the_same_explanations(predictor: Predictor) -> None:
+    """The service's path: one plan for several texts, its rows scored in small slices (each
+    slice a batch of its own, mixed with plain texts), then assembled."""
+    enc = predictor.encoder
+    todo = plan([ExplainItem(t, enc.encode_spans(t)) for t in TEXTS])
+    assert [len(r) for r in todo.rows] == sorted(len(r) for r in todo.rows)
+    assert len({tuple(r) for r in todo.rows}) == len(todo.rows)  # deduplicated
+    pieces = slices(todo, max_steps=40)
+    assert len(pieces) > 5 and all(sum(map(len, p.rows)) <= 40 or len(p.rows) == 1 for p in pieces)
+    probs = [score_items(predictor, ["a filler text", p])[1]["probs"] for p in pieces]
+    got = assemble(predictor, todo, np.concatenate(probs))
+    for a, b in zip(got, explain(predictor, TEXTS), strict=True):
+        assert a["label"] == b["label"] and len(a["tokens"]) == len(b["tokens"])
+        for x, y in zip(a["tokens"], b["tokens"], strict=True):
+            assert all(abs(x[k] - y[k]) <= TOL for k in ("running", "step", "loo"))
+    assert RowsItem([[5] * 30, [6] * 31]).units == 3
 
 
 def test_rows_and_cost() -> None:
