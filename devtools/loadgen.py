@@ -161,3 +161,21 @@ def run_load(spec: LoadSpec, server_pid: int | None = None) -> dict:
                   "client_cores": client / wall, "server_cores": server / wall,
                   "client_share": client / (client + server) if client + server else None}
     return out
+
+
+async def _run_many(specs: Sequence[LoadSpec]) -> list[tuple[Samples, float, float]]:
+    return list(await asyncio.gather(*(_run(spec) for spec in specs)))
+
+
+def run_loads(specs: Sequence[LoadSpec], server_pid: int | None = None) -> list[dict]:
+    """Several loads at the same time on one event loop (e.g. a mix of routes, each at its own
+    rate), summarized one by one; the CPU split (in each summary) is that of all of them."""
+    cpu0, srv0, wall0 = time.process_time(), tree_cpu_seconds(server_pid), time.monotonic()
+    runs = asyncio.run(_run_many(specs))
+    wall = time.monotonic() - wall0
+    client = time.process_time() - cpu0
+    server = tree_cpu_seconds(server_pid) - srv0
+    cpu = {"wall_s": wall, "client_cpu_s": client, "server_cpu_s": server,
+           "client_cores": client / wall, "server_cores": server / wall}
+    return [{**summarize(samples, spec, t0), "cpu": cpu}
+            for (samples, t0, _), spec in zip(runs, specs, strict=True)]
