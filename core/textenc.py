@@ -132,8 +132,9 @@ def encode_spans(tokenizer: Tokenizer, text: str, max_tokens: int) -> TokenSpans
     cut = [(t, o) for t, o, s in zip(enc.tokens[n:], enc.offsets[n:],
                                      enc.special_tokens_mask[n:], strict=True) if not s]
     for part in enc.overflowing:  # windows past the tokenizer's own truncation
+        end = max([o[1] for _, o in cut] or [enc.offsets[n - 1][1] if n else 0])
         cut += [(t, o) for t, o, s in zip(part.tokens, part.offsets, part.special_tokens_mask,
-                                          strict=True) if not s]
+                                          strict=True) if not s and o[0] >= end]  # no stride overlap
     return TokenSpans(ids=enc.ids[:n], tokens=enc.tokens[:n], offsets=list(enc.offsets[:n]),
                       special=[bool(s) for s in enc.special_tokens_mask[:n]],
                       unk=[i == unk for i in enc.ids[:n]],

@@ -180,3 +180,15 @@ def test_exact_on_wordpiece_bundle(wordpiece_bundle: Path) -> None:
     for text, res in zip(texts, results, strict=True):
         check_exact(predictor, text, res)
         check_spans(predictor, text, res)
+
+
+def test_truncation_with_stride_lists_each_cut_token_once(default_bundle: Path) -> None:
+    from core.textenc import encode_spans, load_tokenizer
+
+    tokenizer = load_tokenizer(default_bundle / "tokenizer.json")
+    text = " ".join(["great", "film"] * 60)
+    plain = encode_spans(tokenizer, text, 64)
+    tokenizer.enable_truncation(max_length=64, stride=8)  # overlapping overflow windows
+    strided = encode_spans(tokenizer, text, 64)
+    assert strided.ids == plain.ids and strided.cut_offsets == plain.cut_offsets
+    assert len(plain.cut_tokens) == 120 - 64
