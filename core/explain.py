@@ -53,15 +53,10 @@ def row_steps(n: int) -> int:
 
 @dataclass(frozen=True)
 class ExplainItem:
-    """A text to explain, tokenized with offsets; goes through the batcher like a text."""
+    """A text to explain, tokenized with its character offsets."""
 
     text: str
     spans: TokenSpans
-
-    @property
-    def units(self) -> int:
-        """Its cost in review-length texts, for the batcher's admission estimate."""
-        return max(1, math.ceil(row_steps(len(self.spans.ids)) / ROW_STEPS_PER_TEXT))
 
 
 def explain_rows(ids: list[int]) -> list[list[int]]:
