@@ -51,7 +51,7 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed before other modules' asyncio tests
 def page_servers(chromium_path: str) -> Iterator[dict[str, ServiceProcess]]:
     """An open server and one with an API key, started together."""
     procs = {"open": ServiceProcess({}, command=serve_command()),
@@ -67,7 +67,7 @@ def page_servers(chromium_path: str) -> Iterator[dict[str, ServiceProcess]]:
             p.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # closed before other modules' asyncio tests
 def browser(chromium_path: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
