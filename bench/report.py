@@ -82,6 +82,14 @@ def targets(results: dict) -> list[dict]:
     if batch and "engine_vs_raw" in batch:
         rows.append({"target": "batch job vs raw onnxruntime (rows/s)",
                      "value": batch["engine_vs_raw"], "goal": 0.8, "unit": "x"})
+    explain = (results.get("explain") or {}).get("summary")
+    if explain:
+        rows += [{"target": "/explain p50, one 30-token text (ms)",
+                  "value": explain.get("explain_p50_ms"), "goal": 5.0, "unit": "ms",
+                  "lower_is_better": True},
+                 {"target": "/predict p99 with 10% /explain vs without",
+                  "value": explain.get("mixed_predict_p99_ratio"), "goal": 1.5, "unit": "x",
+                  "lower_is_better": True}]
     for row in rows:
         v, g = row["value"], row["goal"]
         row["met"] = None if g is None or v is None else (v <= g if row.get("lower_is_better") else v >= g)
@@ -194,6 +202,24 @@ def markdown_model(model: dict) -> str:
     return "\n".join(lines)
 
 
+def markdown_explain(explain: dict) -> str:
+    """/explain against /predict on one served 30-token text, and /predict under 10% /explain."""
+    s = explain.get("summary") if explain else None
+    if not s:
+        return "(not measured)"
+    rows = [("/explain p50 / p99 ms", s.get("explain_p50_ms"), s.get("explain_p99_ms")),
+            ("/predict p50 / p99 ms", s.get("predict_p50_ms"), s.get("predict_p99_ms")),
+            ("server CPU ms per request: /explain, /predict", s.get("explain_cpu_ms"),
+             s.get("predict_cpu_ms")),
+            ("/predict p99 ms alone, with 10% /explain", s.get("mixed_predict_p99_alone_ms"),
+             s.get("mixed_predict_p99_ms"))]
+    lines = ["| figure | value | value |", "|---|---|---|"]
+    lines += [f"| {name} | {_fmt(a, '.2f')} | {_fmt(b, '.2f')} |" for name, a, b in rows]
+    lines.append(f"\n- cost ratio (CPU): {_fmt(s.get('cost_ratio_cpu'), '.1f')}x; /predict p99 "
+                 f"ratio under the mixed load: {_fmt(s.get('mixed_predict_p99_ratio'), '.2f')}x")
+    return "\n".join(lines)
+
+
 def blocks(results: dict) -> dict[str, str]:
     """Generated Markdown per section name (summary, model, service, batch)."""
     meta = results.get("meta", {})
@@ -204,7 +230,8 @@ def blocks(results: dict) -> dict[str, str]:
     if meta.get("note"):
         stamp += f" {meta['note']}"
     out = {"summary": stamp + "\n\n" + markdown_summary(results)}
-    for name, fn in (("model", markdown_model), ("service", markdown_service), ("batch", markdown_batch)):
+    for name, fn in (("model", markdown_model), ("service", markdown_service),
+                     ("batch", markdown_batch), ("explain", markdown_explain)):
         if results.get(name):
             out[name] = fn(results[name])
     if results.get("service", {}).get("sizes"):
@@ -233,7 +260,7 @@ def _machine(meta: dict) -> list[str]:
 
 
 SECTION_TITLES = {"summary": "Targets", "model": "Model level", "service": "Service level",
-                  "batch": "Batch job"}
+                  "batch": "Batch job", "explain": "Explanations"}
 
 
 def results_markdown(results: dict, source: str = "results.json") -> str:
@@ -247,7 +274,7 @@ def results_markdown(results: dict, source: str = "results.json") -> str:
              "", "## Run", ""] + _machine(meta)
     for name, body in blocks(results).items():
         lines += ["", f"## {SECTION_TITLES.get(name, name)}", "", body.rstrip()]
-    for part in ("model", "service", "batch"):
+    for part in ("model", "service", "batch", "explain"):
         if isinstance(results.get(part), dict) and "error" in results[part]:
             lines += ["", f"**{part} part failed:** `{results[part]['error']}`"]
     return "\n".join(lines) + "\n"

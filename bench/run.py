@@ -26,8 +26,8 @@ from bench import report
 from core.paths import default_model_dir
 
 log = logging.getLogger(__name__)
-PARTS = ("model", "service", "batch")
-RUN_ORDER = ("service", "model", "batch")  # see the module docstring
+PARTS = ("model", "service", "batch", "explain")
+RUN_ORDER = ("service", "model", "batch", "explain")  # see the module docstring
 LIBS = ("onnxruntime", "bentoml", "tensorflow-cpu", "keras", "tf2onnx", "tokenizers", "numpy",
         "uvicorn", "starlette")
 
@@ -126,7 +126,16 @@ def run_batch(opts: BenchOptions, shared: dict) -> dict:
     return run_batch_bench(opts.bundle, texts, scales, repeats=opts.batch_pairs)
 
 
-RUNNERS = {"model": run_model, "service": run_service, "batch": run_batch}
+def run_explain(opts: BenchOptions, shared: dict) -> dict:
+    from bench.explain_bench import ExplainBenchConfig, run_explain_bench
+
+    cfg = ExplainBenchConfig.quick() if opts.quick else ExplainBenchConfig()
+    cfg.rounds = opts.rounds
+    cfg.service_env.update(opts.service_env)
+    return run_explain_bench(opts.bundle, cfg)
+
+
+RUNNERS = {"model": run_model, "service": run_service, "batch": run_batch, "explain": run_explain}
 
 
 def run_all(opts: BenchOptions) -> dict:

@@ -30,7 +30,7 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
                    help="bundle to benchmark (default: %(default)s)")
     p.add_argument("--repeats", type=int, default=None,
                    help="runs per figure, medians reported (default: 3, --quick: 1)")
-    p.add_argument("--only", choices=["model", "service", "batch"], action="append",
+    p.add_argument("--only", choices=["model", "service", "batch", "explain"], action="append",
                    help="run only this part (repeatable; default: all three)")
     p.add_argument("--out", type=Path, default=None,
                    help="results file (default: bench/results.json, --quick: bench/results-quick.json)")

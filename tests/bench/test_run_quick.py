@@ -82,13 +82,15 @@ def test_run_all_runs_service_first_and_hands_over_model_set_up(
         order.append("model")
         return {"prepared": shared.get("model_prepared")}
 
-    monkeypatch.setattr(bench_run, "RUNNERS", {"model": model, "service": service,
-                                                "batch": lambda o, s: order.append("batch") or {}})
+    monkeypatch.setattr(bench_run, "RUNNERS", {
+        "model": model, "service": service,
+        "batch": lambda o, s: order.append("batch") or {},
+        "explain": lambda o, s: order.append("explain") or {}})
     opts = bench_run.BenchOptions(bundle=default_bundle, quick=True, out=tmp_path / "r.json")
     results = bench_run.run_all(opts)
-    assert order == ["service", "model", "batch"]
+    assert order == ["service", "model", "batch", "explain"]
     assert results["model"]["prepared"] == "prepared during server start-up"
-    assert set(results["meta"]["seconds"]) == {"service", "model", "batch"}
+    assert set(results["meta"]["seconds"]) == {"service", "model", "batch", "explain"}
     assert (tmp_path / "r.json").is_file()
 
 
