@@ -7,7 +7,7 @@
 # `--build-arg EXTRAS=serve,load` adds Locust for the compose `loadtest` profile.
 # The image runs as uid 10001, works with a read-only root filesystem (BentoML and Python only
 # write under /tmp, mount a tmpfs there), answers its HEALTHCHECK on /readyz and drains in-flight
-# requests on SIGTERM. See README "Deployment" and deploy/README.md.
+# requests on SIGTERM. See docs/deployment.md.
 ARG BASE_IMAGE=python:3.11-slim
 
 FROM ${BASE_IMAGE} AS deps

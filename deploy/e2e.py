@@ -101,7 +101,8 @@ def check_score_profile(compose: Compose, work: Path, predictor) -> dict:
     start = time.monotonic()
     compose.run("--profile", "score", "run", "--rm", "score")
     with open(out / "scored.jsonl", encoding="utf-8") as fh:
-        rows = sorted((json.loads(line) for line in fh), key=lambda r: r["id"])
+        rows = [json.loads(line) for line in fh]  # input order
+    assert [r["id"] for r in rows] == [str(i) for i in range(len(texts))]  # the input's ids
     check_scores(rows, predictor.predict(texts))
     return {"score_rows": len(rows), "score_run_s": round(time.monotonic() - start, 1)}
 
