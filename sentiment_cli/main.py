@@ -15,6 +15,7 @@ import sys
 COMMANDS = {
     "fetch": ("sentiment_cli.cmd_train", "download and verify the built-in datasets"),
     "train": ("sentiment_cli.cmd_train", "train, evaluate, export (tf2onnx) and write a bundle"),
+    "teacher": ("sentiment_cli.cmd_teacher", "fine-tune the MiniLM teacher once and cache its labels"),
     "export": ("sentiment_cli.cmd_train", "alias of train: the export is part of every run"),
     "evaluate": ("sentiment_cli.cmd_predict", "recompute a bundle's test metrics from ONNX"),
     "predict": ("sentiment_cli.cmd_predict", "score texts given on the command line or stdin"),
