@@ -28,20 +28,20 @@ OPSET = 17
 PARITY_TOLERANCE = 1e-5
 
 
-def convert(model: keras.Model, fused: bool = True) -> onnx.ModelProto:
+def convert(model: keras.Model, fused: bool = True, fp16_embedding: bool = False) -> onnx.ModelProto:
     """The probability-output model as ONNX (dynamic batch and time), fused or plain tf2onnx."""
     probs = probability_model(model)
     spec = (tf.TensorSpec((None, None), tf.int32, name="input_ids"),)
     proto, _ = tf2onnx.convert.from_keras(probs, input_signature=spec, opset=OPSET)
     if fused:
-        proto = fuse(proto, model)
+        proto = fuse(proto, model, fp16_embedding)
         log.info("fused export: %s", op_counts(proto))
     return proto
 
 
-def to_onnx(model: keras.Model, path: Path, fused: bool = True) -> None:
+def to_onnx(model: keras.Model, path: Path, fused: bool = True, fp16_embedding: bool = False) -> None:
     """Write the export to ``path``; ``fused`` (default) uses one ONNX LSTM/GRU node."""
-    onnx.save_model(convert(model, fused), str(path))
+    onnx.save_model(convert(model, fused, fp16_embedding), str(path))
 
 
 def keras_probs(model: keras.Model, seqs: list[list[int]], batch: int = 256) -> np.ndarray:
