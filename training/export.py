@@ -36,7 +36,27 @@ def convert(model: keras.Model, fused: bool = True, fp16_embedding: bool = False
     if fused:
         proto = fuse(proto, model, fp16_embedding)
         log.info("fused export: %s", op_counts(proto))
+    stable_dim_names(proto)
     return proto
+
+
+def stable_dim_names(proto: onnx.ModelProto) -> None:
+    """Rename tf2onnx's symbolic dims (``unk__<global counter>``, which differ from one export to
+    the next in a process) so equal models serialize to equal bytes: the ids are [batch, time],
+    the first output dim is batch, any other symbolic dim ``dim_<k>`` in order of appearance."""
+    graph = proto.graph
+    names: dict[str, str] = {}
+    first_in = graph.input[0].type.tensor_type.shape.dim
+    for d, new in zip(first_in, ("batch", "time"), strict=False):
+        if d.dim_param:
+            names.setdefault(d.dim_param, new)
+    out0 = graph.output[0].type.tensor_type.shape.dim
+    if out0 and out0[0].dim_param:
+        names.setdefault(out0[0].dim_param, "batch")
+    for vi in (*graph.input, *graph.output, *graph.value_info):
+        for d in vi.type.tensor_type.shape.dim:
+            if d.dim_param:
+                d.dim_param = names.setdefault(d.dim_param, f"dim_{len(names)}")
 
 
 def to_onnx(model: keras.Model, path: Path, fused: bool = True, fp16_embedding: bool = False) -> None:

@@ -91,7 +91,8 @@ def build_teacher(weights: dict[str, np.ndarray], n_layers: int | None = None, d
     blocks = [Block(hidden, inter, dropout, name=f"layer_{i}") for i in range(n)]
     for blk in blocks:
         x = blk(x, mask)
-    pooled = ops.sum(x * ops.expand_dims(mask, 2), axis=1) / ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
+    lens = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
+    pooled = ops.sum(x * ops.expand_dims(mask, 2), axis=1) / lens
     pooled = layers.Dropout(dropout, seed=seed)(pooled)
     out = layers.Dense(1, kernel_initializer=keras.initializers.GlorotUniform(seed=seed),
                        name="head")(pooled)
