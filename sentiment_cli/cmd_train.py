@@ -121,7 +121,8 @@ def config_from_args(args: argparse.Namespace):  # noqa: ANN201
     teacher = dataclasses.replace(base.teacher, layers=args.teacher_layers, epochs=args.teacher_epochs)
     return RunConfig(dataset=args.dataset, name=args.name, out_dir=args.out,
                      text_column=args.text_column, label_column=args.label_column, seed=args.seed,
-                     seeds=args.seeds, results_dir=args.results_dir, split_seed=args.split_seed, distill=args.distill,
+                     seeds=args.seeds, results_dir=args.results_dir, split_seed=args.split_seed,
+                     distill=args.distill,
                      teacher=teacher, augment=AugmentConfig(copies=args.copies), monitor=args.monitor,
                      tokenizer=tok, model=model, epochs=args.epochs, batch_size=args.batch_size,
                      patience=args.patience, force=args.force, verbose=0 if args.quiet else 2)
