@@ -21,11 +21,10 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
                             "(default: all)")
         return
     _quiet_tensorflow()
-    from training.model import ModelConfig
     from training.pipeline import RunConfig
-    from training.tokenizer import TokenizerConfig
 
-    run, mod, tok = RunConfig(), ModelConfig(), TokenizerConfig()
+    run = RunConfig()
+    mod, tok = run.model, run.tokenizer
     p.add_argument("--dataset", default=run.dataset,
                    help="rotten_tomatoes | tweets | csv:PATH | jsonl:PATH (default: %(default)s)")
     p.add_argument("--text-column", default=run.text_column, help="default: %(default)s")

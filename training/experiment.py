@@ -1,6 +1,7 @@
 """Seed sweeps: train one recipe under N model seeds on the fixed split, report mean ± sd.
 
-The results file ``training/results/sweep-<recipe key>.json`` holds every seed's test figures;
+The results file ``training/results/sweep-<recipe key>.json`` holds every seed's test figures
+(runs of the same recipe merge into it, one row per seed);
 the key is the sha256 of the recipe (everything but the model seed, bundle name and output), so
 a later single-seed run of the same recipe finds its spread and records it in the card.
 """
@@ -56,6 +57,11 @@ def seed_row(seed: int, result) -> dict:  # noqa: ANN001
 
 
 def write_sweep(cfg, runs: list[dict], baselines: dict) -> dict:  # noqa: ANN001
+    """Merge ``runs`` into the recipe's results file (a seed's row is replaced) and summarize."""
+    old = read_sweep(cfg)
+    if old:
+        mine = {r["seed"] for r in runs}
+        runs = sorted([r for r in old["runs"] if r["seed"] not in mine] + runs, key=lambda r: r["seed"])
     sweep = {"recipe_key": recipe_key(cfg), "summary": summarize(runs), "runs": runs,
              "baselines": {k: {"accuracy": v["accuracy"], "roc_auc": v.get("roc_auc")}
                            for k, v in baselines.items()}, "recipe": recipe(cfg)}

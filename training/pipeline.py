@@ -92,7 +92,7 @@ def baselines(splits: Splits, labels: list[str], seed: int) -> dict:
 
 def train_seeds(cfg: RunConfig, splits: Splits, labels: list[str], tok, base: dict):  # noqa: ANN001, ANN201
     """Train ``cfg.seeds`` model seeds; returns (the result of ``cfg.seed``, the sweep or None)."""
-    from training.experiment import read_sweep, seed_row, write_sweep
+    from training.experiment import seed_row, write_sweep
     from training.trainer import train_and_evaluate
 
     keep, rows = None, []
@@ -101,7 +101,7 @@ def train_seeds(cfg: RunConfig, splits: Splits, labels: list[str], tok, base: di
         rows.append(seed_row(seed, result))
         if seed == cfg.seed:
             keep = result
-    sweep = write_sweep(cfg, rows, base) if cfg.seeds > 1 else read_sweep(cfg)
+    sweep = write_sweep(cfg, rows, base)
     return keep, sweep
 
 

@@ -2,8 +2,9 @@
 
 ``student_tokenizer`` is MiniLM's ``tokenizer.json`` (30,522 pieces, BertNormalizer lowercasing,
 BertPreTokenizer) with the [CLS]/[SEP] post-processor removed, truncation to ``max_tokens`` and
-right padding with [PAD] = id 0: every English text maps to known pieces, so [UNK] only appears
-for characters outside the vocabulary. ``pca_table`` reduces MiniLM's 384-wide input embedding
+right padding with [PAD] = id 0. A final normalizer step deletes the characters the vocabulary
+cannot spell (emoji, mojibake), so a text never maps to [UNK] (only a word over 100 characters
+still would). ``pca_table`` reduces MiniLM's 384-wide input embedding
 table to ``dim`` columns with a PCA fitted on the pieces seen in the training texts, scaled so
 every column has standard deviation ``scale`` over those pieces; row 0 ([PAD]) is zero.
 """
@@ -30,6 +31,9 @@ def student_tokenizer(max_tokens: int) -> Tokenizer:
     with zipfile.ZipFile(embeddings.fetch("minilm")) as zf:
         spec = json.loads(zf.read(src.tokenizer))
     spec["post_processor"] = None
+    spec["normalizer"] = {"type": "Sequence", "normalizers": [
+        spec["normalizer"], {"type": "Replace", "pattern": {"Regex": unknown_chars(spec["model"]["vocab"])},
+                             "content": ""}]}
     spec["truncation"] = None
     spec["padding"] = None
     tok = Tokenizer.from_str(json.dumps(spec))
@@ -37,6 +41,17 @@ def student_tokenizer(max_tokens: int) -> Tokenizer:
     tok.enable_truncation(max_length=max_tokens)
     tok.enable_padding(pad_id=PAD_ID, pad_token="[PAD]")
     return tok
+
+
+def unknown_chars(vocab: dict[str, int]) -> str:
+    """A regex class of every non-space character WordPiece cannot spell, neither word-initial nor
+    as a ``##`` continuation: those characters are dropped by the normalizer instead of turning
+    their whole word into [UNK]."""
+    start = {t for t in vocab if len(t) == 1}
+    cont = {t[2:] for t in vocab if t.startswith("##") and len(t) == 3}
+    known = sorted(start & cont)
+    body = "".join("\\" + c if c in "\\]^-[" else c for c in known)
+    return f"[^\\s{body}]"
 
 
 def unk_rate(tok: Tokenizer, seqs: list[list[int]]) -> dict:
