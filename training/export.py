@@ -37,8 +37,23 @@ def convert(model: keras.Model, fused: bool = True, fp16_embedding: bool = False
         proto = fuse(proto, model, fp16_embedding)
         log.info("fused export: %s", op_counts(proto))
     stable_dim_names(proto)
+    stable_initializer_names(proto)
     return proto
 
+
+def stable_initializer_names(proto: onnx.ModelProto) -> None:
+    """Name tf2onnx's initializers ``const/<k>`` in order of first use. tf2onnx merges equal
+    constants (e.g. the 1.0 of pooling and of ``1 - p``) and which original name survives varies
+    between processes; the weights never do. The fused node's own names are kept."""
+    graph = proto.graph
+    inits = {i.name: i for i in graph.initializer}
+    names: dict[str, str] = {}
+    for node in graph.node:
+        for k, name in enumerate(node.input):
+            if name in inits and not name.startswith("fused_rnn/"):
+                node.input[k] = names.setdefault(name, f"const/{len(names)}")
+    for old, new in names.items():
+        inits[old].name = new
 
 def stable_dim_names(proto: onnx.ModelProto) -> None:
     """Rename tf2onnx's symbolic dims (``unk__<global counter>``, which differ from one export to

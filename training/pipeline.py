@@ -43,7 +43,7 @@ class RunConfig:
         default_factory=lambda: TokenizerConfig(kind="minilm", vocab_size=30522))
     model: ModelConfig = field(default_factory=ModelConfig)
     epochs: int = 4
-    batch_size: int = 64
+    batch_size: int = 128
     patience: int = 2
     monitor: str = "val_accuracy"
     distill: bool = True  # train on the cached teacher's probabilities (training/teacher_cache.py)
