@@ -42,9 +42,9 @@ def convert(model: keras.Model, fused: bool = True, fp16_embedding: bool = False
 
 
 def stable_initializer_names(proto: onnx.ModelProto) -> None:
-    """Name tf2onnx's initializers ``const/<k>`` in order of first use. tf2onnx merges equal
-    constants (e.g. the 1.0 of pooling and of ``1 - p``) and which original name survives varies
-    between processes; the weights never do. The fused node's own names are kept."""
+    """Name tf2onnx's initializers ``const/<k>`` in order of first use and sort the list by name.
+    tf2onnx merges equal constants (e.g. the 1.0 of pooling and of ``1 - p``); which original
+    name survives, and the list's order, vary between runs while the weights never do."""
     graph = proto.graph
     inits = {i.name: i for i in graph.initializer}
     names: dict[str, str] = {}
@@ -54,6 +54,12 @@ def stable_initializer_names(proto: onnx.ModelProto) -> None:
                 node.input[k] = names.setdefault(name, f"const/{len(names)}")
     for old, new in names.items():
         inits[old].name = new
+    ordered = sorted(graph.initializer, key=lambda i: i.name)  # tf2onnx's order varies too
+    copies = [onnx.TensorProto() for _ in ordered]
+    for dst, src in zip(copies, ordered, strict=True):
+        dst.CopyFrom(src)
+    del graph.initializer[:]
+    graph.initializer.extend(copies)
 
 def stable_dim_names(proto: onnx.ModelProto) -> None:
     """Rename tf2onnx's symbolic dims (``unk__<global counter>``, which differ from one export to
