@@ -21,11 +21,10 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
                             "(default: all)")
         return
     _quiet_tensorflow()
-    from training.model import ModelConfig
     from training.pipeline import RunConfig
-    from training.tokenizer import TokenizerConfig
 
-    run, mod, tok = RunConfig(), ModelConfig(), TokenizerConfig()
+    run = RunConfig()
+    mod, tok = run.model, run.tokenizer
     p.add_argument("--dataset", default=run.dataset,
                    help="rotten_tomatoes | tweets | csv:PATH | jsonl:PATH (default: %(default)s)")
     p.add_argument("--text-column", default=run.text_column, help="default: %(default)s")
@@ -33,7 +32,27 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--name", default=run.name, help="bundle name under --out (default: %(default)s)")
     p.add_argument("--out", type=Path, default=run.out_dir, help="default: %(default)s")
     p.add_argument("--force", action="store_true", help="replace an existing bundle")
-    p.add_argument("--seed", type=int, default=run.seed, help="default: %(default)s")
+    p.add_argument("--seed", type=int, default=run.seed,
+                   help="model seed; the bundle is this seed's model (default: %(default)s)")
+    p.add_argument("--seeds", type=int, default=run.seeds,
+                   help="train seeds SEED..SEED+N-1, report test mean ± sd in "
+                        "training/results/ and the card (default: %(default)s)")
+    p.add_argument("--results-dir", type=Path, default=None,
+                   help="where seed sweeps are written (default: training/results in the package)")
+    p.add_argument("--split-seed", type=int, default=run.split_seed, help="default: %(default)s")
+    p.add_argument("--distill", action=argparse.BooleanOptionalAction, default=run.distill,
+                   help="train on the cached teacher's labels (run `sentiment teacher` first) "
+                        "(default: %(default)s)")
+    p.add_argument("--teacher-layers", type=int, default=run.teacher.layers,
+                   help="teacher config whose cached labels to use (default: %(default)s)")
+    p.add_argument("--teacher-epochs", type=int, default=run.teacher.epochs, help="default: %(default)s")
+    p.add_argument("--copies", type=int, default=run.augment.copies,
+                   help="augmented copies per text of the cached transfer set (default: %(default)s)")
+    p.add_argument("--monitor", choices=["val_accuracy", "val_loss"], default=run.monitor,
+                   help="early stopping and epoch selection (default: %(default)s)")
+    p.add_argument("--pooling", choices=["meanmax", "last"], default=mod.pooling, help="default: %(default)s")
+    p.add_argument("--fp16-embedding", action=argparse.BooleanOptionalAction, default=mod.fp16_embedding,
+                   help="store the embedding table as fp16 in model.onnx (default: %(default)s)")
     p.add_argument("--cell", choices=["lstm", "gru"], default=mod.cell, help="default: %(default)s")
     p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=mod.bidirectional)
     p.add_argument("--embedding-dim", type=int, default=mod.embedding_dim, help="default: %(default)s")
@@ -45,7 +64,7 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--pretrained", choices=["minilm", "none"], default=mod.pretrained or "none",
                    help="initialize the Embedding from vectors in a pinned PyPI wheel "
                         "(default: %(default)s)")
-    p.add_argument("--pretrained-method", choices=["static", "contextual"],
+    p.add_argument("--pretrained-method", choices=["pca", "static", "contextual"],
                    default=mod.pretrained_method,
                    help="word vector = mean of input piece embeddings (static) or the word run "
                         "through the encoder (contextual) (default: %(default)s)")
@@ -58,7 +77,7 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=run.epochs, help="max epochs (default: %(default)s)")
     p.add_argument("--batch-size", type=int, default=run.batch_size, help="default: %(default)s")
     p.add_argument("--patience", type=int, default=run.patience, help="default: %(default)s")
-    p.add_argument("--tokenizer", choices=["word", "wordpiece"], default=tok.kind,
+    p.add_argument("--tokenizer", choices=["minilm", "word", "wordpiece"], default=tok.kind,
                    help="default: %(default)s")
     p.add_argument("--vocab-size", type=int, default=tok.vocab_size, help="default: %(default)s")
     p.add_argument("--min-frequency", type=int, default=tok.min_frequency,
@@ -69,7 +88,7 @@ def add_arguments(name: str, p: argparse.ArgumentParser) -> None:
 
 
 def _check(args: argparse.Namespace) -> None:
-    for key in ("embedding_dim", "units", "epochs", "batch_size", "vocab_size", "max_tokens"):
+    for key in ("embedding_dim", "units", "epochs", "batch_size", "vocab_size", "max_tokens", "seeds"):
         if getattr(args, key) < 1:
             raise ValueError(f"--{key.replace('_', '-')} must be >= 1")
     if not 0 <= args.dropout < 1 or not 0 <= args.embedding_dropout < 1:
@@ -78,7 +97,10 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--pretrained-scale must be > 0, --l2 >= 0, --min-frequency >= 1")
 
 
-def config_from_args(args: argparse.Namespace):
+def config_from_args(args: argparse.Namespace):  # noqa: ANN201
+    import dataclasses
+
+    from training.augment import AugmentConfig
     from training.model import ModelConfig
     from training.pipeline import RunConfig
     from training.tokenizer import TokenizerConfig
@@ -90,11 +112,17 @@ def config_from_args(args: argparse.Namespace):
                         clipnorm=args.clipnorm or None, clipvalue=args.clipvalue, l2=args.l2,
                         pretrained=None if args.pretrained == "none" else args.pretrained,
                         pretrained_method=args.pretrained_method,
-                        pretrained_scale=args.pretrained_scale)
+                        pretrained_scale=args.pretrained_scale, pooling=args.pooling,
+                        fp16_embedding=args.fp16_embedding)
     tok = TokenizerConfig(kind=args.tokenizer, vocab_size=args.vocab_size,
                           min_frequency=args.min_frequency, max_tokens=args.max_tokens)
+    base = RunConfig()
+    teacher = dataclasses.replace(base.teacher, layers=args.teacher_layers, epochs=args.teacher_epochs)
     return RunConfig(dataset=args.dataset, name=args.name, out_dir=args.out,
                      text_column=args.text_column, label_column=args.label_column, seed=args.seed,
+                     seeds=args.seeds, results_dir=args.results_dir, split_seed=args.split_seed,
+                     distill=args.distill,
+                     teacher=teacher, augment=AugmentConfig(copies=args.copies), monitor=args.monitor,
                      tokenizer=tok, model=model, epochs=args.epochs, batch_size=args.batch_size,
                      patience=args.patience, force=args.force, verbose=0 if args.quiet else 2)
 
@@ -116,8 +144,12 @@ def run(name: str, args: argparse.Namespace) -> int:
 
     path = train_run(config_from_args(args))
     card = json.loads((path / "card.json").read_text())
+    sweep = card["metrics"].get("seed_sweep") or {}
     print(json.dumps({"bundle": str(path), "version": card["version"],
                       "test": card["metrics"]["test"]["accuracy"],
-                      "baseline": card["metrics"]["baseline_test"]["accuracy"],
+                      "test_roc_auc": card["metrics"]["test"].get("roc_auc"),
+                      "seeds": {k: sweep[k] for k in ("n", "accuracy", "roc_auc") if k in sweep},
+                      "baselines": {k: v["accuracy"]
+                                    for k, v in card["metrics"]["baselines_test"].items()},
                       "parity": card["parity"]["max_abs_diff"]}))
     return 0

@@ -17,6 +17,8 @@ COMMANDS = {
     "fetch": ("sentiment_cli.cmd_train", "training", "download and verify the built-in datasets"),
     "train": ("sentiment_cli.cmd_train", "training",
               "train, evaluate, export (tf2onnx) and write a bundle"),
+    "teacher": ("sentiment_cli.cmd_teacher", "training",
+                "fine-tune the MiniLM teacher once and cache its labels"),
     "export": ("sentiment_cli.cmd_train", "training",
                "alias of train: the export is part of every run"),
     "evaluate": ("sentiment_cli.cmd_predict", "training",

@@ -63,6 +63,8 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_csv: Path) -> Pat
 
     cfg = RunConfig(dataset=f"csv:{tiny_csv}", name="tiny", out_dir=tmp_path_factory.mktemp("models"),
                     tokenizer=TokenizerConfig(vocab_size=2000, max_tokens=24),
-                    model=ModelConfig(embedding_dim=16, units=16, embedding_dropout=0.0, dropout=0.1),
-                    epochs=3, batch_size=32, patience=1, verbose=0)
+                    # last-state, fp32 table: the graph bench/plain_bundle.py knows how to unfuse
+                    model=ModelConfig(embedding_dim=16, units=16, embedding_dropout=0.0, dropout=0.1,
+                                      pooling="last", fp16_embedding=False),
+                    epochs=3, batch_size=32, patience=1, distill=False, verbose=0)
     return run(cfg)

@@ -21,6 +21,7 @@ class FitConfig:
     batch_size: int = 64
     patience: int = 2
     seed: int = 13
+    monitor: str = "val_accuracy"  # val_accuracy | val_loss: early stopping and the epoch kept
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -118,7 +119,7 @@ def as_tf_dataset(batches: BucketedBatches) -> tf.data.Dataset:
             yield batches[i]
         batches.on_epoch_end()
 
-    sig = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.int32))
+    sig = (tf.TensorSpec((None, None), tf.int32), tf.TensorSpec((None,), tf.as_dtype(batches.y.dtype)))
     return tf.data.Dataset.from_generator(gen, output_signature=sig)
 
 
@@ -136,12 +137,12 @@ class History:
 def fit(model: keras.Model, train: tuple[list[list[int]], np.ndarray],
         val: tuple[list[list[int]], np.ndarray], cfg: FitConfig, clipnorm: float | None,
         verbose: int = 2) -> History:
-    """Train with early stopping on validation loss, restoring the best weights."""
+    """Train with early stopping on ``cfg.monitor``, restoring the best epoch's weights."""
     import time
 
     track_gradient_norms(model.optimizer)
     recorder = GradNormRecorder(clipnorm)
-    stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=cfg.patience,
+    stop = keras.callbacks.EarlyStopping(monitor=cfg.monitor, patience=cfg.patience,
                                          restore_best_weights=True)
     tr = as_tf_dataset(BucketedBatches(train[0], train[1], cfg.batch_size, cfg.seed))
     va = as_tf_dataset(BucketedBatches(val[0], val[1], 256, cfg.seed, shuffle=False))
@@ -149,8 +150,8 @@ def fit(model: keras.Model, train: tuple[list[list[int]], np.ndarray],
     hist = model.fit(tr, validation_data=va, epochs=cfg.epochs, callbacks=[recorder, stop],
                      verbose=verbose)
     seconds = time.perf_counter() - t0
-    val_loss = hist.history["val_loss"]
-    best = int(np.argmin(val_loss)) + 1
-    log.info("trained %d epochs in %.1fs, best epoch %d", len(val_loss), seconds, best)
+    watched = hist.history[cfg.monitor]
+    best = int(np.argmin(watched) if cfg.monitor.endswith("loss") else np.argmax(watched)) + 1
+    log.info("trained %d epochs in %.1fs, best epoch %d", len(watched), seconds, best)
     return History({k: [float(v) for v in vs] for k, vs in hist.history.items()},
                    recorder.norms, recorder.summary(), best, seconds)

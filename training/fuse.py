@@ -7,8 +7,14 @@ conversion of the classifier head and probability output, and replaces everythin
 
     ids_tb   = Transpose(input_ids)                         # time-major ids
     seq_lens = ReduceSum(Cast(Cast(ids_tb, bool)), 0)       # Keras mask_zero, right padding
-    Y_h      = LSTM|GRU(Gather(embeddings, ids_tb), W, R, B, seq_lens)    # [dirs, batch, h]
+    x        = Gather(embeddings, ids_tb)  [-> Cast to float when the table is stored fp16]
+    Y, Y_h   = LSTM|GRU(x, W, R, B, seq_lens)               # [time, dirs, batch, h], [dirs, batch, h]
     features = Squeeze(Y_h, 0) | Reshape(Transpose(Y_h), [0, -1])  # Keras concat(fw, bw)
+    features = concat(masked mean, masked max) of Y over time   # with MaskedMeanMax pooling
+
+The pooled form never reads Y past a row's length: onnxruntime zero-fills those steps while
+Keras carries its state, so both sides mask explicitly with the same formula
+(:mod:`training.pooling`); a row of zero tokens gets mean 0 and max 0 on both sides.
 
 W/R/B come from the Keras weights with gate reordering (Keras LSTM i,f,c,o -> ONNX i,o,f,c;
 Keras GRU z,r,h keeps its order, ``reset_after`` -> ``linear_before_reset=1`` with its two bias
@@ -25,6 +31,8 @@ import keras
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+from training.pooling import NEG, MaskedMeanMax
 
 PREFIX = "fused_rnn"
 
@@ -54,8 +62,8 @@ def _check_cell(layer: keras.layers.Layer) -> None:
     cfg = layer.get_config()
     if cfg.get("activation") != "tanh" or cfg.get("recurrent_activation") != "sigmoid":
         raise ValueError("fused export supports tanh/sigmoid activations only")
-    if not cfg.get("use_bias", True) or cfg.get("return_sequences") or cfg.get("stateful"):
-        raise ValueError("fused export needs use_bias=True, return_sequences=False, stateful=False")
+    if not cfg.get("use_bias", True) or cfg.get("stateful"):
+        raise ValueError("fused export needs use_bias=True, stateful=False")
 
 
 def _direction_weights(layer: keras.layers.Layer) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -126,7 +134,40 @@ def _consumer(graph: onnx.GraphProto, op: str, weight: np.ndarray) -> onnx.NodeP
     return hits[0]
 
 
-def _fused_nodes(spec: RnnSpec, ids: str, table: str, out: str) -> tuple[list, list]:
+def _pool_nodes(spec: RnnSpec, out: str) -> tuple[list, list]:
+    """Masked mean + max over time of Y (``training.pooling`` formula) -> ``out`` [batch, 2*dirs*h]."""
+    p = PREFIX
+    inits = [numpy_helper.from_array(np.array([1], np.int64), f"{p}/axis1"),
+             numpy_helper.from_array(np.array([2], np.int64), f"{p}/axis2"),
+             numpy_helper.from_array(np.array([0, 0, -1], np.int64), f"{p}/seq_shape"),
+             numpy_helper.from_array(np.array(1.0, np.float32), f"{p}/one"),
+             numpy_helper.from_array(np.array(0.0, np.float32), f"{p}/zero"),
+             numpy_helper.from_array(np.array(NEG, np.float32), f"{p}/neg")]
+    mk = helper.make_node
+    if spec.direction == "forward":  # [T,1,B,h] -> [T,B,h]
+        nodes = [mk("Squeeze", [f"{p}/y", f"{p}/axis1"], [f"{p}/seq"])]
+    else:  # [T,2,B,h] -> [T,B,2,h] -> [T,B,2h] = Keras concat(forward, backward) per step
+        nodes = [mk("Transpose", [f"{p}/y"], [f"{p}/y_tb"], perm=[0, 2, 1, 3]),
+                 mk("Reshape", [f"{p}/y_tb", f"{p}/seq_shape"], [f"{p}/seq"])]
+    nodes += [
+        mk("Unsqueeze", [f"{p}/mask", f"{p}/axis2"], [f"{p}/mask3"]),  # [T,B,1] bool
+        mk("Cast", [f"{p}/mask3"], [f"{p}/m3"], to=TensorProto.FLOAT),
+        mk("Mul", [f"{p}/seq", f"{p}/m3"], [f"{p}/masked"]),
+        mk("ReduceSum", [f"{p}/masked", f"{p}/time_axis"], [f"{p}/sum"], keepdims=0),
+        mk("ReduceSum", [f"{p}/m3", f"{p}/time_axis"], [f"{p}/lens"], keepdims=0),  # [B,1]
+        mk("Max", [f"{p}/lens", f"{p}/one"], [f"{p}/denom"]),
+        mk("Div", [f"{p}/sum", f"{p}/denom"], [f"{p}/mean"]),
+        mk("Where", [f"{p}/mask3", f"{p}/seq", f"{p}/neg"], [f"{p}/filled"]),
+        mk("ReduceMax", [f"{p}/filled"], [f"{p}/max_raw"], axes=[0], keepdims=0),
+        mk("Greater", [f"{p}/lens", f"{p}/zero"], [f"{p}/has"]),
+        mk("Where", [f"{p}/has", f"{p}/max_raw", f"{p}/zero"], [f"{p}/max"]),
+        mk("Concat", [f"{p}/mean", f"{p}/max"], [out], axis=1),
+    ]
+    return nodes, inits
+
+
+def _fused_nodes(spec: RnnSpec, ids: str, table: str, out: str, pooled: bool = False,
+                 fp16: bool = False) -> tuple[list, list]:
     """Nodes and initializers computing ``out`` = final RNN state(s) from the ids.
 
     The ids are transposed to time-major before the embedding lookup (cheaper than transposing
@@ -146,10 +187,16 @@ def _fused_nodes(spec: RnnSpec, ids: str, table: str, out: str) -> tuple[list, l
         helper.make_node("Cast", [f"{p}/mask"], [f"{p}/mask_i32"], to=TensorProto.INT32),
         helper.make_node("ReduceSum", [f"{p}/mask_i32", f"{p}/time_axis"], [f"{p}/seq_lens"],
                          keepdims=0),
-        helper.make_node("Gather", [table, f"{p}/ids_tb"], [f"{p}/x"]),  # [time, batch, emb]
-        helper.make_node(spec.op, [f"{p}/x", f"{p}/W", f"{p}/R", f"{p}/B", f"{p}/seq_lens"],
-                         ["", f"{p}/y_h"], name=f"{p}/{spec.op}", **attrs),
+        helper.make_node("Gather", [table, f"{p}/ids_tb"], [f"{p}/x16" if fp16 else f"{p}/x"]),
     ]
+    if fp16:  # the table is stored fp16; the looked-up rows are cast back to float32
+        nodes.append(helper.make_node("Cast", [f"{p}/x16"], [f"{p}/x"], to=TensorProto.FLOAT))
+    nodes.append(helper.make_node(spec.op, [f"{p}/x", f"{p}/W", f"{p}/R", f"{p}/B", f"{p}/seq_lens"],
+                                  [f"{p}/y" if pooled else "", f"{p}/y_h"], name=f"{p}/{spec.op}",
+                                  **attrs))
+    if pooled:
+        more, extra = _pool_nodes(spec, out)
+        return nodes + more, inits + extra
     if spec.direction == "forward":  # [1, batch, h] -> [batch, h]
         nodes.append(helper.make_node("Squeeze", [f"{p}/y_h", f"{p}/time_axis"], [out]))
     else:  # [2, batch, h] -> [batch, 2h] = Keras concat(forward, backward)
@@ -179,8 +226,12 @@ def prune(graph: onnx.GraphProto) -> None:
     graph.value_info.extend(vinfo)
 
 
-def fuse(proto: onnx.ModelProto, model: keras.Model) -> onnx.ModelProto:
-    """Return a copy of tf2onnx's ``proto`` with the recurrent subgraph replaced by one node."""
+def fuse(proto: onnx.ModelProto, model: keras.Model, fp16_embedding: bool = False) -> onnx.ModelProto:
+    """Return a copy of tf2onnx's ``proto`` with the recurrent subgraph replaced by one node.
+
+    ``fp16_embedding`` stores the table as float16 (half the bytes); the Keras table must already
+    hold fp16-representable values (see :func:`round_embedding_fp16`) for exact parity.
+    """
     spec = rnn_spec(model)
     out = onnx.ModelProto()
     out.CopyFrom(proto)
@@ -192,7 +243,13 @@ def fuse(proto: onnx.ModelProto, model: keras.Model) -> onnx.ModelProto:
     features = f"{PREFIX}/features"
     head.input[0] = features
     table = next(n for n in gather.input if _initializer(graph, n) is not None)
-    nodes, inits = _fused_nodes(spec, graph.input[0].name, table, features)
+    if fp16_embedding:
+        if not np.array_equal(embedding.astype(np.float16).astype(np.float32), embedding):
+            raise ValueError("fp16 export needs an fp16-representable embedding table; round it first")
+        graph.initializer.append(numpy_helper.from_array(embedding.astype(np.float16), f"{PREFIX}/table16"))
+        table = f"{PREFIX}/table16"
+    pooled = any(isinstance(lay, MaskedMeanMax) for lay in model.layers)
+    nodes, inits = _fused_nodes(spec, graph.input[0].name, table, features, pooled, fp16_embedding)
     at = list(graph.node).index(head)
     for offset, node in enumerate(nodes):
         graph.node.insert(at + offset, node)
@@ -205,3 +262,12 @@ def fuse(proto: onnx.ModelProto, model: keras.Model) -> onnx.ModelProto:
 def op_counts(proto: onnx.ModelProto) -> dict[str, int]:
     """How many nodes of each op type the top-level graph holds."""
     return dict(Counter(n.op_type for n in proto.graph.node))
+
+
+def round_embedding_fp16(model: keras.Model) -> float:
+    """Round the Embedding table to float16-representable values in place; returns max |change|."""
+    emb = _only(model, keras.layers.Embedding)
+    table = np.asarray(emb.embeddings.numpy(), np.float32)
+    rounded = table.astype(np.float16).astype(np.float32)
+    emb.embeddings.assign(rounded)
+    return float(np.max(np.abs(rounded - table)))

@@ -1,4 +1,8 @@
-"""The Keras 3 many-to-one classifier: Embedding(mask_zero) -> [Bi]LSTM/GRU -> Dropout -> Dense."""
+"""The Keras 3 many-to-one classifier: Embedding(mask_zero) -> [Bi]LSTM/GRU -> pooling -> Dropout -> Dense.
+
+``pooling="last"`` uses the final state; ``"meanmax"`` masked mean + max over every step's
+output (:mod:`training.pooling`).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,15 @@ from dataclasses import asdict, dataclass
 import keras
 from keras import layers
 
+from training.pooling import MaskedMeanMax
+
 
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture and optimizer options (all recorded in the card)."""
 
     cell: str = "lstm"  # lstm | gru
-    embedding_dim: int = 120
+    embedding_dim: int = 128
     units: int = 128
     bidirectional: bool = False
     embedding_dropout: float = 0.3
@@ -24,8 +30,10 @@ class ModelConfig:
     clipvalue: float | None = None
     l2: float = 0.0
     pretrained: str | None = "minilm"  # initial Embedding values: minilm | None (random)
-    pretrained_method: str = "static"  # static | contextual (see training/embeddings.py)
+    pretrained_method: str = "pca"  # pca (minilm vocabulary) | static | contextual (word vocabulary)
     pretrained_scale: float = 0.1
+    pooling: str = "meanmax"  # meanmax | last
+    fp16_embedding: bool = True  # the exported table is fp16; Keras uses the same rounded values
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -42,7 +50,7 @@ def _rnn(cfg: ModelConfig, seed: int) -> layers.Layer:
     rec = _glorot(seed, 2) if cfg.recurrent_initializer == "glorot_uniform" else cfg.recurrent_initializer
     extra = {"reset_after": True} if cfg.cell == "gru" else {}
     rnn = kind(cfg.units, kernel_initializer=_glorot(seed, 1), recurrent_initializer=rec,
-               return_sequences=False, name=cfg.cell, **extra)
+               return_sequences=cfg.pooling == "meanmax", name=cfg.cell, **extra)
     return layers.Bidirectional(rnn, name=f"bi_{cfg.cell}") if cfg.bidirectional else rnn
 
 
@@ -54,6 +62,10 @@ def build_model(cfg: ModelConfig, vocab_size: int, num_classes: int, seed: int) 
     if cfg.embedding_dropout:
         x = layers.SpatialDropout1D(cfg.embedding_dropout, seed=seed, name="embedding_dropout")(x)
     x = _rnn(cfg, seed)(x)
+    if cfg.pooling == "meanmax":
+        x = MaskedMeanMax(name="pool")([x, ids])
+    elif cfg.pooling != "last":
+        raise ValueError(f"unknown pooling {cfg.pooling!r}: use meanmax or last")
     x = layers.Dropout(cfg.dropout, seed=seed, name="dropout")(x)
     binary = num_classes == 2
     reg = keras.regularizers.L2(cfg.l2) if cfg.l2 else None

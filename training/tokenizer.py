@@ -18,7 +18,7 @@ PAD, UNK = "[PAD]", "[UNK]"
 class TokenizerConfig:
     """Tokenizer options (all recorded in the card)."""
 
-    kind: str = "word"  # word | wordpiece
+    kind: str = "word"  # word | wordpiece | minilm (MiniLM's own WordPiece, see training.wordpiece)
     vocab_size: int = 20000
     min_frequency: int = 1
     lowercase: bool = True
@@ -36,7 +36,11 @@ def _normalizer(cfg: TokenizerConfig) -> normalizers.Normalizer:
 
 
 def train_tokenizer(texts: list[str], cfg: TokenizerConfig) -> Tokenizer:
-    """Fit a word-level or WordPiece tokenizer on training texts only."""
+    """MiniLM's fixed WordPiece tokenizer, or a word-level / WordPiece one fit on training texts."""
+    if cfg.kind == "minilm":
+        from training.wordpiece import student_tokenizer
+
+        return student_tokenizer(cfg.max_tokens)
     if cfg.kind == "word":
         tok = Tokenizer(models.WordLevel(unk_token=UNK))
         trainer = trainers.WordLevelTrainer(vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency,

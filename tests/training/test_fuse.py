@@ -20,7 +20,7 @@ def encode(texts: list[str]) -> list[list[int]]:
     return [[2 + sum(map(ord, w)) % (VOCAB - 2) for w in t.split()] for t in texts]
 
 
-def tiny_model(cell: str, bidirectional: bool, seed: int = 0):
+def tiny_model(cell: str, bidirectional: bool, seed: int = 0, pooling: str = "meanmax"):
     """A small masked (Bi)LSTM/GRU with seeded random weights, biases included.
 
     Random weights (not a short training run) keep CI fast and exercise every gate and bias:
@@ -29,7 +29,7 @@ def tiny_model(cell: str, bidirectional: bool, seed: int = 0):
     from training.model import ModelConfig, build_model
 
     cfg = ModelConfig(cell=cell, embedding_dim=12, units=10, bidirectional=bidirectional,
-                      embedding_dropout=0.1, dropout=0.1)
+                      embedding_dropout=0.1, dropout=0.1, pooling=pooling)
     model = build_model(cfg, VOCAB, 2, seed)
     rng = np.random.default_rng(seed)
     for w in model.weights:
@@ -42,21 +42,26 @@ def heldout_seqs(n: int = 150, seed: int = 99) -> list[list[int]]:
     return encode([t for t, _ in synthetic_rows(n, seed=seed)]) + [[]]
 
 
-CASES = [("lstm", False), ("lstm", True), ("gru", False), ("gru", True)]
+# (cell, bidirectional, pooling, fp16 embedding table)
+CASES = [("lstm", False, "meanmax", True), ("lstm", True, "meanmax", False),
+         ("gru", False, "meanmax", False), ("gru", True, "last", True), ("lstm", False, "last", False)]
 
 
-@pytest.fixture(scope="module", params=CASES, ids=[f"{c}-{'bi' if b else 'uni'}" for c, b in CASES])
+@pytest.fixture(scope="module", params=CASES,
+                ids=[f"{c}-{'bi' if b else 'uni'}-{p}{'-fp16' if h else ''}" for c, b, p, h in CASES])
 def exported(request, tmp_path_factory):
     """A tiny model with its fused and plain tf2onnx exports on disk."""
     from training.export import convert
-    from training.fuse import fuse
+    from training.fuse import fuse, round_embedding_fp16
 
-    cell, bi = request.param
-    model = tiny_model(cell, bi)
-    out = tmp_path_factory.mktemp(f"{cell}{int(bi)}")
+    cell, bi, pooling, fp16 = request.param
+    model = tiny_model(cell, bi, pooling=pooling)
+    if fp16:
+        assert 0 < round_embedding_fp16(model) < 1e-3
+    out = tmp_path_factory.mktemp(f"{cell}{int(bi)}{pooling}")
     plain = convert(model, fused=False)  # one tf2onnx run; the fused graph is derived from it
     onnx.save_model(plain, str(out / "plain.onnx"))
-    onnx.save_model(fuse(plain, model), str(out / "fused.onnx"))
+    onnx.save_model(fuse(plain, model, fp16), str(out / "fused.onnx"))
     return cell, model, out / "fused.onnx", out / "plain.onnx"
 
 
