@@ -89,10 +89,11 @@ def test_same_alone_and_batched(predictor: Predictor) -> None:
 
 
 def test_words_unknowns_and_unicode_spans(predictor: Predictor) -> None:
-    text = "zqxwv blorft great"
+    text = "zqxwv blorft great"  # made-up words: WordPiece spells them in pieces, no [UNK]
     res = explain(predictor, [text])[0]
-    assert [t["unk"] for t in res["tokens"]] == [True, True, False]
-    assert [text[t["start"]:t["end"]] for t in res["tokens"]] == ["zqxwv", "blorft", "great"]
+    assert not any(t["unk"] for t in res["tokens"])
+    pieces = [text[t["start"]:t["end"]] for t in res["tokens"]]
+    assert "".join(pieces) == text.replace(" ", "") and pieces[-1] == "great"
     text = "Très 😀 great"  # offsets count Python characters (code points)
     res = explain(predictor, [text])[0]
     assert text[res["tokens"][-1]["start"]:res["tokens"][-1]["end"]] == "great"
@@ -167,7 +168,7 @@ def wordpiece_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_csv: Path) -
                     tokenizer=TokenizerConfig(kind="wordpiece", vocab_size=120, max_tokens=24),
                     model=ModelConfig(embedding_dim=16, units=16, embedding_dropout=0.0,
                                       dropout=0.1, pretrained=None),
-                    epochs=2, batch_size=32, patience=1, verbose=0)
+                    epochs=2, batch_size=32, patience=1, distill=False, verbose=0)
     return run(cfg)
 
 

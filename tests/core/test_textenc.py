@@ -1,4 +1,8 @@
-"""core.textenc: the ASCII twin gives tokenizer.json's ids, and only where that is certain."""
+"""core.textenc: the ASCII twin gives tokenizer.json's ids, and only where that is certain.
+
+The twin applies to word-level tokenizers with NFD/StripAccents/Lowercase normalizers (the
+``word`` tokenizer kind of ``sentiment train``); the shipped MiniLM WordPiece tokenizer has a
+BertNormalizer, gets no twin and is encoded by tokenizer.json itself."""
 
 from __future__ import annotations
 
@@ -8,14 +12,34 @@ from pathlib import Path
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-from core.textenc import TextEncoder, ascii_steps, ascii_twin, encode_texts, load_tokenizer
+from core.textenc import TextEncoder, ascii_steps, ascii_twin, encode_texts
 
 MAX = 64
 
 
+def review_tokenizer() -> Tokenizer:
+    """A word-level tokenizer of the kind the twin serves: NFD + StripAccents + Lowercase."""
+    vocab = {"[PAD]": 0, "[UNK]": 1}
+    for w in "great film a moving dull don't 123 4 5 ab cd the of and".split():
+        vocab.setdefault(w, len(vocab))
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.Sequence([normalizers.NFD(), normalizers.StripAccents(),
+                                           normalizers.Lowercase()])
+    tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace()])
+    tok.enable_truncation(MAX)
+    return tok
+
+
 @pytest.fixture(scope="module")
-def encoder(default_bundle: Path) -> TextEncoder:
-    return TextEncoder.from_file(default_bundle / "tokenizer.json", MAX)
+def encoder() -> TextEncoder:
+    return TextEncoder(review_tokenizer(), MAX)
+
+
+def test_shipped_bundle_has_no_twin_and_keeps_its_ids(default_bundle: Path) -> None:
+    shipped = TextEncoder.from_file(default_bundle / "tokenizer.json", MAX)
+    assert shipped.twin is None  # BertNormalizer: not a step known to be identity on ASCII
+    texts = ascii_texts()[:300] + ["Très 😀 great", "don't"]
+    assert shipped.encode(texts) == [shipped.tokenizer.encode(t).ids[:MAX] for t in texts]
 
 
 def ascii_texts(seed: int = 0) -> list[str]:
@@ -29,7 +53,7 @@ def ascii_texts(seed: int = 0) -> list[str]:
     return texts
 
 
-def test_shipped_bundle_gets_a_lowercase_only_twin(encoder: TextEncoder) -> None:
+def test_word_tokenizer_gets_a_lowercase_only_twin(encoder: TextEncoder) -> None:
     assert encoder.twin is not None
     assert type(encoder.twin.normalizer).__name__ == "Lowercase"
     assert type(encoder.tokenizer.normalizer).__name__ == "Sequence"  # the bundle's, untouched
@@ -86,9 +110,8 @@ def test_no_twin_where_ascii_output_could_differ_or_nothing_is_saved() -> None:
     assert twin.encode("hello world").ids == [1, 2]
 
 
-def test_truncation_survives_the_twin(default_bundle: Path) -> None:
-    tokenizer = load_tokenizer(default_bundle / "tokenizer.json")
-    twin = ascii_twin(tokenizer)
+def test_truncation_survives_the_twin() -> None:
+    twin = ascii_twin(review_tokenizer())
     assert twin is not None and len(twin.encode("word " * 500).ids) == MAX
 
 

@@ -43,7 +43,8 @@ def test_explain_matches_predict_and_runtime(client, predictor):
                 assert abs(got[key] - want[key]) <= TOL
         assert text[res["tokens"][0]["start"]:res["tokens"][0]["end"]].lower() == \
                res["tokens"][0]["token"]
-    assert [t["unk"] for t in body["results"][2]["tokens"]] == [False, True]
+    made_up = body["results"][2]["tokens"]  # "ok zqxwv": WordPiece spells it, no [UNK]
+    assert len(made_up) > 2 and not any(t["unk"] for t in made_up)
     one = client.post("/explain", json={"text": TEXTS[0]}).json()["results"][0]
     assert one == body["results"][0]
 
