@@ -66,5 +66,6 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_csv: Path) -> Pat
                     # last-state, fp32 table: the graph bench/plain_bundle.py knows how to unfuse
                     model=ModelConfig(embedding_dim=16, units=16, embedding_dropout=0.0, dropout=0.1,
                                       pooling="last", fp16_embedding=False),
-                    epochs=3, batch_size=32, patience=1, distill=False, verbose=0)
+                    epochs=3, batch_size=32, patience=1, distill=False, verbose=0,
+                    results_dir=tmp_path_factory.mktemp("results"))
     return run(cfg)

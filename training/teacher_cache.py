@@ -105,7 +105,7 @@ def load(spec: str, seed: int, tcfg, acfg: AugmentConfig) -> TeacherLabels:  # n
     npz, meta = paths(inputs(ds, seed, tcfg, acfg))
     if not meta.exists() or not npz.exists():
         raise DataError(f"no cached teacher labels for {spec!r} (split seed {seed}) at {npz}; "
-                        f"run `sentiment teacher --dataset {spec}` first")
+                        f"run `sentiment teacher --dataset {spec} --seed {seed}` first")
     prov = json.loads(meta.read_text())
     actual = datasets.sha256_file(npz)
     if actual != prov["npz_sha256"]:

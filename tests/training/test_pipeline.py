@@ -80,7 +80,7 @@ def test_multiclass_csv_gets_softmax(tmp_path: Path, tiny_csv: Path) -> None:
     cfg = RunConfig(dataset=f"csv:{csv_path}", name="three", out_dir=tmp_path / "models",
                     tokenizer=TokenizerConfig(vocab_size=500, max_tokens=16),
                     model=ModelConfig(cell="gru", embedding_dim=8, units=8), epochs=1,
-                    distill=False, verbose=0)
+                    distill=False, verbose=0, results_dir=tmp_path / "results")
     path = run(cfg)
     p = Predictor(path)
     assert p.labels == ["negative", "neutral", "positive"]
