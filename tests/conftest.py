@@ -69,3 +69,15 @@ def tiny_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_csv: Path) -> Pat
                     epochs=3, batch_size=32, patience=1, distill=False, verbose=0,
                     results_dir=tmp_path_factory.mktemp("results"))
     return run(cfg)
+
+
+@pytest.fixture(autouse=True)
+def _sweep_results_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Seed-sweep files of test runs go to a temporary folder, never into training/results."""
+    import importlib.util
+
+    if importlib.util.find_spec("training.experiment") is None:
+        return
+    import training.experiment
+
+    monkeypatch.setattr(training.experiment, "RESULTS", tmp_path_factory.mktemp("sweeps"))
