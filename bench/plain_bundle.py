@@ -147,6 +147,12 @@ def plain_bundle(source: str | Path, texts: list[str], cache: Path | None = None
         log.info("bundle %s is already a plain tf2onnx export", bundle.path)
         return bundle.path
     dest = (cache or cache_root()) / f"plain-{bundle.name}-{bundle.version}"
+    if bundle.card.get("hyperparameters", {}).get("model", {}).get("pooling", "last") != "last":
+        # the unfusing below rebuilds tf2onnx's last-state graph; a pooled head (mean + max over
+        # the LSTM's outputs) has no such rebuild here, so the baseline is the bundle itself
+        log.warning("bundle %s pools over the recurrent outputs: no plain tf2onnx rebuild, "
+                    "the baselines run on the bundle itself", bundle.path)
+        return bundle.path
     if dest.is_dir():
         load_bundle(dest)
         return dest
