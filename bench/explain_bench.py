@@ -17,12 +17,12 @@ import argparse
 import json
 import logging
 import os
-import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bench.service_bench import load_texts
+from bench.service_bench import median_of as median
 from core.paths import default_model_dir
 from core.runtime import Predictor
 from devtools.launcher import ServiceProcess
@@ -84,16 +84,6 @@ def mixed(svc: ServiceProcess, bodies: dict[str, bytes], cfg: ExplainBenchConfig
     ratio = (both[0]["p99_ms"] / alone["p99_ms"]) if alone["p99_ms"] and both[0]["p99_ms"] else None
     return {"predict_alone": alone, "predict_mixed": both[0], "explain_mixed": both[1],
             "predict_p99_ratio": ratio}
-
-
-def median(rounds: list[dict[str, Any]], *path: str) -> float | None:
-    values = []
-    for r in rounds:
-        for key in path:
-            r = r.get(key) if isinstance(r, dict) else None
-        if isinstance(r, int | float):
-            values.append(float(r))
-    return statistics.median(values) if values else None
 
 
 def summarize(rounds: list[dict[str, Any]]) -> dict[str, Any]:
