@@ -1,18 +1,19 @@
 """core.textenc: the ASCII twin gives tokenizer.json's ids, and only where that is certain.
 
-The twin applies to word-level tokenizers with NFD/StripAccents/Lowercase normalizers (the
-``word`` tokenizer kind of ``sentiment train``); the shipped MiniLM WordPiece tokenizer has a
-BertNormalizer, gets no twin and is encoded by tokenizer.json itself."""
+The twin serves word-level tokenizers with NFD/StripAccents/Lowercase normalizers (the ``word``
+tokenizer kind of ``sentiment train``) and the shipped MiniLM WordPiece tokenizer (BertNormalizer,
+then a Replace that deletes characters the vocabulary cannot spell, none of them ASCII)."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
 import pytest
 from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
 
-from core.textenc import TextEncoder, ascii_steps, ascii_twin, encode_texts
+from core.textenc import TextEncoder, ascii_steps, ascii_twin, encode_texts, is_char_class
 
 MAX = 64
 
@@ -35,10 +36,14 @@ def encoder() -> TextEncoder:
     return TextEncoder(review_tokenizer(), MAX)
 
 
-def test_shipped_bundle_has_no_twin_and_keeps_its_ids(default_bundle: Path) -> None:
+def test_shipped_bundle_twin_keeps_its_ids(default_bundle: Path) -> None:
+    """The shipped normalizer (BertNormalizer, Replace) becomes one BertNormalizer without the
+    CJK and accent passes; every ASCII character, alone and in words, keeps its ids."""
     shipped = TextEncoder.from_file(default_bundle / "tokenizer.json", MAX)
-    assert shipped.twin is None  # BertNormalizer: not a step known to be identity on ASCII
-    texts = ascii_texts()[:300] + ["Très 😀 great", "don't"]
+    assert shipped.twin is not None
+    assert type(shipped.twin.normalizer).__name__ == "BertNormalizer"
+    assert type(shipped.tokenizer.normalizer).__name__ == "Sequence"  # the bundle's, untouched
+    texts = ascii_texts() + ["Très 😀 great", "don't", "ÀÉÎ SHOUT"] + review_texts()
     assert shipped.encode(texts) == [shipped.tokenizer.encode(t).ids[:MAX] for t in texts]
 
 
@@ -78,19 +83,37 @@ def test_mixed_batches_keep_their_order(encoder: TextEncoder) -> None:
     assert encoder.encode([]) == []
 
 
+# deletes every character but the ASCII ones that are not capitals
+KEEP_ASCII = {"type": "Replace", "pattern": {"Regex": "[^\\x00-@\\[-\\x7f]"}, "content": ""}
+
+
 @pytest.mark.parametrize(("spec", "expected"), [
-    (None, (True, False)),
-    ({"type": "Lowercase"}, (True, True)),
-    ({"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "StripAccents"}]},
-     (True, False)),
-    ({"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "Lowercase"}]}, (True, True)),
-    ({"type": "Sequence", "normalizers": [{"type": "Lowercase"}, {"type": "Replace"}]},
-     (False, True)),
-    ({"type": "BertNormalizer", "lowercase": True}, (False, False)),
-    ({"type": "Precompiled"}, (False, False)),
+    (None, []),
+    ({"type": "Lowercase"}, ["Lowercase"]),
+    ({"type": "Sequence", "normalizers": [{"type": "NFKC"}, {"type": "StripAccents"}]}, []),
+    ({"type": "Sequence", "normalizers": [{"type": "NFD"}, {"type": "Lowercase"}]}, ["Lowercase"]),
+    ({"type": "BertNormalizer", "lowercase": True}, ["BertNormalizer"]),
+    # after lowercasing, the class keeps every character that can reach it: the step goes
+    ({"type": "Sequence", "normalizers": [{"type": "Lowercase"}, KEEP_ASCII]}, ["Lowercase"]),
+    # without lowercasing first, it would delete capitals: no twin
+    ({"type": "Sequence", "normalizers": [KEEP_ASCII, {"type": "Lowercase"}]}, None),
+    ({"type": "Replace", "pattern": {"String": "é"}, "content": "e"}, []),
+    ({"type": "Replace", "pattern": {"String": "ab"}, "content": "x"}, None),
+    ({"type": "Replace", "pattern": {"Regex": "[^a-z]+"}, "content": ""}, None),  # not one class
+    ({"type": "Precompiled"}, None),
 ])
-def test_ascii_steps(spec: dict | None, expected: tuple[bool, bool]) -> None:
-    assert ascii_steps(spec) == expected
+def test_ascii_steps(spec: dict | None, expected: list[str] | None) -> None:
+    steps = ascii_steps(spec)
+    assert (None if steps is None else [type(n).__name__ for n in steps]) == expected
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("[^a-z]", True), ("[a\\]b]", True), ("[\\s!\\-.]", True), ("[a\\]", False),
+    ("[[:alpha:]]", False), ("[a-z&&[^b]]", False), ("[a-z--b]", False), ("[]a]", False),
+    ("[^]", False), ("ab", False), ("[a-z]+", False), ("[a-z]|b", False),
+])
+def test_is_char_class(pattern: str, expected: bool) -> None:
+    assert is_char_class(pattern) is expected
 
 
 def word_tokenizer(normalizer) -> Tokenizer:
@@ -103,7 +126,8 @@ def word_tokenizer(normalizer) -> Tokenizer:
 
 def test_no_twin_where_ascii_output_could_differ_or_nothing_is_saved() -> None:
     assert ascii_twin(word_tokenizer(None)) is None
-    assert ascii_twin(word_tokenizer(normalizers.BertNormalizer())) is None  # drops control chars
+    twin = ascii_twin(word_tokenizer(normalizers.BertNormalizer()))  # keeps dropping controls
+    assert twin is not None and twin.encode("Hello\x07 \tWORLD").ids == [1, 2]
     assert ascii_twin(word_tokenizer(normalizers.Replace("l", "L"))) is None
     twin = ascii_twin(word_tokenizer(normalizers.Sequence([normalizers.NFKC()])))
     assert twin is not None and twin.normalizer is None
@@ -115,10 +139,13 @@ def test_truncation_survives_the_twin() -> None:
     assert twin is not None and len(twin.encode("word " * 500).ids) == MAX
 
 
-def test_real_review_texts_get_tokenizer_json_ids(encoder: TextEncoder) -> None:
-    import json
-
+def review_texts() -> list[str]:
     path = Path(__file__).resolve().parents[2] / "load_tests" / "data" / "test_texts.json"
-    texts = json.loads(path.read_text(encoding="utf-8"))["texts"]
+    texts: list[str] = json.loads(path.read_text(encoding="utf-8"))["texts"]
+    return texts
+
+
+def test_real_review_texts_get_tokenizer_json_ids(encoder: TextEncoder) -> None:
+    texts = review_texts()
     assert 0 < sum(not t.isascii() for t in texts) < len(texts)  # both paths are exercised
     assert encoder.encode(texts) == encode_texts(encoder.tokenizer, texts, MAX)
