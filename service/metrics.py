@@ -54,21 +54,26 @@ def _metrics() -> dict[str, Any]:
             multiprocess_mode="livesum"),
         "batch": bentoml.metrics.Histogram(
             name="sentiment_batch_texts",
-            documentation="texts per onnxruntime batch", buckets=(1, 2, 4, 8, 16, 32, 64, 128,
-                                                                  256, 512)),
+            documentation="rows (texts, or explanation rows) per onnxruntime batch",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512)),
     }
 
 
-def record_batch(texts: list[str], labels: list[str], seconds: float) -> None:
-    """Record one scored batch: per-label counts, text lengths, inference time, batch size."""
+def record_batch(rows: int, seconds: float) -> None:
+    """Record one onnxruntime batch: its rows (texts, or explanation rows) and its time."""
+    m = _metrics()
+    m["inference"].observe(seconds)
+    m["batch"].observe(rows)
+    flush_gc_pauses()
+
+
+def record_texts(texts: list[str], labels: list[str]) -> None:
+    """Record scored texts: per-label counts and text lengths."""
     m = _metrics()
     for label, n in Counter(labels).items():
         m["predictions"].labels(label=label).inc(n)
     for text in texts:
         m["length"].observe(len(text))
-    m["inference"].observe(seconds)
-    m["batch"].observe(len(texts))
-    flush_gc_pauses()
 
 
 def record_batch_start(requests: int, waited_s: float) -> None:

@@ -4,8 +4,8 @@ Three `bentoml serve` processes are started together on first use (their ~15-20 
 overlap) and reused by every module; tests that must kill or restart a server start their own.
 
 - ``main``: API key on, small limits (so limit tests send little data).
-- ``tight``: 1 s request timeout, 3 concurrent requests at most, 2048-text requests allowed
-  (so one request is certainly slower than the timeout), one worker (so the cap is exact).
+- ``tight``: 1 s request timeout, 3 concurrent requests at most, requests of up to 8192 texts
+  (the timeout tests size their slow requests to the machine), one worker (so the cap is exact).
 - ``loaded``: concurrency cap and batching latency budget, for the open-loop overload test.
 """
 
@@ -26,8 +26,8 @@ SERVER_ENVS = {
     "main": {**MAIN_LIMITS, **QUIET, "SENTIMENT_API_KEY": API_KEY},
     "tight": {**QUIET, "SENTIMENT_TIMEOUT_S": "1.0", "SENTIMENT_MAX_CONCURRENCY": "3",
               "SENTIMENT_WORKERS": "1",  # the cap is split across workers: 1 makes it exact
-              "SENTIMENT_MAX_LATENCY_MS": "600000", "SENTIMENT_MAX_TEXTS": "2048",
-              "SENTIMENT_MAX_BATCH_SIZE": "2048", "SENTIMENT_MAX_BODY_BYTES": "4000000"},
+              "SENTIMENT_MAX_LATENCY_MS": "600000", "SENTIMENT_MAX_TEXTS": "8192",
+              "SENTIMENT_MAX_BATCH_SIZE": "4096", "SENTIMENT_MAX_BODY_BYTES": "4000000"},
     # requests of up to 4096 texts, so the overload test can size them to the machine
     "loaded": {**QUIET, "SENTIMENT_TIMEOUT_S": "2", "SENTIMENT_MAX_CONCURRENCY": "16",
                "SENTIMENT_MAX_LATENCY_MS": "1000", "SENTIMENT_MAX_TEXTS": "4096",

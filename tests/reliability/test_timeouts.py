@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import math
 import threading
 import time
 
@@ -19,15 +21,29 @@ TIMEOUT_S, CAP = 1.0, 3  # the tight server (conftest.SERVER_ENVS["tight"])
 JSON = [("Content-Type", "application/json")]
 
 
-BIG = 2048
+BIG_FLOOR, BIG_CEIL = 2048, 8192  # texts per slow request (the tight server allows 8192)
+SLOW_S = 0.6  # work per slow request: three queued outlast TIMEOUT_S, a slot stays held 0.3 s+
 
 
-def big_body() -> bytes:
-    """BIG of the longest fixture texts: 0.5-2.5 s of onnxruntime work (fast idle CPU to this
-    shared one); three queued behind one another always outlast TIMEOUT_S, and a slot stays
-    held far longer than a burst takes to arrive."""
-    texts = sorted(fixture_texts(), key=len)[-256:] * (BIG // 256)
-    return json.dumps({"texts": texts}).encode()
+def body_of(n: int) -> bytes:
+    """``n`` texts, the longest of the fixture in turn (the most work per byte)."""
+    longest = sorted(fixture_texts(), key=len)[-256:]
+    return json.dumps({"texts": (longest * (n // 256 + 1))[:n]}).encode()
+
+
+@functools.cache
+def big_count(port: int) -> int:
+    """Texts per slow request, sized to this machine: BIG_FLOOR texts are timed on the idle
+    server, then scaled to SLOW_S of work (at most BIG_CEIL); a machine so slow that they time
+    out already keeps BIG_FLOOR."""
+    wait_idle(port)
+    start = time.perf_counter()
+    r = asyncio.run(request(HOST, port, "POST", "/predict", JSON, body_of(BIG_FLOOR), timeout=30))
+    seconds = time.perf_counter() - start
+    assert r.status in (200, 504), r.status
+    if r.status == 504:
+        return BIG_FLOOR
+    return max(BIG_FLOOR, min(BIG_CEIL, math.ceil(BIG_FLOOR * SLOW_S / seconds)))
 
 
 def scrape(port: int) -> str:
@@ -76,10 +92,11 @@ def wait_idle(port: int, seconds: float = 60) -> int:
 def test_timeout_gives_504_near_configured_value(tight_server):
     """CAP slow requests at once: those still unanswered at TIMEOUT_S get 504 right then."""
     port = tight_server.port
+    body = body_of(big_count(port))
     wait_idle(port)
 
     async def burst() -> list:
-        return await asyncio.gather(*(request(HOST, port, "POST", "/predict", JSON, big_body(),
+        return await asyncio.gather(*(request(HOST, port, "POST", "/predict", JSON, body,
                                               timeout=30) for _ in range(CAP)))
 
     replies = asyncio.run(burst())
@@ -100,9 +117,10 @@ def test_timeout_gives_504_near_configured_value(tight_server):
 def test_concurrency_cap_is_never_exceeded(tight_server):
     """CAP slow requests hold every slot: 9 small ones sent meanwhile all get 429, never run."""
     port, small = tight_server.port, 9
+    big = big_count(port)
+    body = body_of(big)
     wait_idle(port)
     before = texts_scored(port)
-    body = big_body()
 
     async def run() -> tuple[list, list]:
         slow = [asyncio.create_task(request(HOST, port, "POST", "/predict", JSON, body,
@@ -130,12 +148,12 @@ def test_concurrency_cap_is_never_exceeded(tight_server):
     record("concurrency cap", cap=CAP, slow_statuses=[r.status for r in slow],
            premise_retries=refused_slow,
            extra_sent=small, extra_429=len(rejected_ms), texts_scored=scored,
-           texts_of_slow_requests=BIG * CAP, max_429_ms=round(max(rejected_ms, default=0)),
-           passed=len(rejected_ms) == small and scored <= BIG * CAP)
+           texts_of_slow_requests=big * CAP, max_429_ms=round(max(rejected_ms, default=0)),
+           passed=len(rejected_ms) == small and scored <= big * CAP)
     assert {r.status for r in slow} <= {200, 504, 429}, [r.status for r in slow]
     assert [r.status for r in fast] == [429] * small, [r.status for r in fast]
     assert all(r.is_json_error() for r in fast)
-    assert scored <= BIG * CAP, (scored, BIG * CAP)  # rejected work never runs
+    assert scored <= big * CAP, (scored, big * CAP)  # rejected work never runs
     assert get_status(port, "/livez")[0] == 200
 
 
@@ -158,9 +176,10 @@ def test_work_in_flight_never_exceeds_cap(tight_server):
     """Two bursts of CAP+1 slow requests back to back: timed-out work keeps its slot until it
     has stopped, so the second burst never adds work on top of the first one's beyond CAP."""
     port = tight_server.port
+    big = big_count(port)
+    body = body_of(big)
     wait_idle(port)
     before = texts_scored(port)
-    body = big_body()
 
     async def burst() -> list:
         return await asyncio.gather(*(request(HOST, port, "POST", "/predict", JSON, body,
@@ -177,10 +196,10 @@ def test_work_in_flight_never_exceeds_cap(tight_server):
     admitted = sum(r.status != 429 for b in (first, second) for r in b)
     record("work in flight vs cap", cap=CAP, statuses=[[r.status for r in b] for b in (first, second)],
            in_flight_samples=len(sampler.values), in_flight_max=max(sampler.values, default=None),
-           texts_scored=scored, texts_of_admitted=admitted * BIG,
-           passed=max(sampler.values, default=CAP + 1) <= CAP and scored <= admitted * BIG)
+           texts_scored=scored, texts_of_admitted=admitted * big,
+           passed=max(sampler.values, default=CAP + 1) <= CAP and scored <= admitted * big)
     assert {r.status for b in (first, second) for r in b} <= {200, 429, 504}
     assert len(sampler.values) >= 10, "in-flight gauge unreadable"
     assert max(sampler.values) == CAP, f"premise: the cap must be reached {sampler.values}"
     assert max(sampler.values) <= CAP, sampler.values
-    assert scored <= admitted * BIG, (scored, admitted)  # refused work never ran
+    assert scored <= admitted * big, (scored, admitted)  # refused work never ran
