@@ -168,7 +168,8 @@ def wordpiece_bundle(tmp_path_factory: pytest.TempPathFactory, tiny_csv: Path) -
                     tokenizer=TokenizerConfig(kind="wordpiece", vocab_size=120, max_tokens=24),
                     model=ModelConfig(embedding_dim=16, units=16, embedding_dropout=0.0,
                                       dropout=0.1, pretrained=None),
-                    epochs=2, batch_size=32, patience=1, distill=False, verbose=0)
+                    epochs=2, batch_size=32, patience=1, distill=False, verbose=0,
+                    results_dir=tmp_path_factory.mktemp("results"))
     return run(cfg)
 
 
