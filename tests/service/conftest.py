@@ -4,6 +4,8 @@
 - ``cors_server``: one worker with SENTIMENT_CORS_ORIGINS set.
 - ``auth_server``: started through `sentiment serve` with SENTIMENT_API_KEY set, no access
   log and a 10 ms batching latency budget.
+- ``wide_server``: one worker with the default request limits and no load shedding (requests
+  of every size the defaults allow, concurrently).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ def servers() -> Iterator[dict[str, ServiceProcess]]:
                                command=sentiment_serve_command()),
         "cors": ServiceProcess({**SMALL_LIMITS, "SENTIMENT_WORKERS": "1",
                                 "SENTIMENT_CORS_ORIGINS": CORS_ORIGIN}),
+        "wide": ServiceProcess({"SENTIMENT_WORKERS": "1", "SENTIMENT_MAX_LATENCY_MS": "60000"}),
     }
     try:
         for p in procs.values():
@@ -68,6 +71,11 @@ def server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
 @pytest.fixture(scope="session")
 def auth_server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
     return servers["auth"]
+
+
+@pytest.fixture(scope="session")
+def wide_server(servers: dict[str, ServiceProcess]) -> ServiceProcess:
+    return servers["wide"]
 
 
 @pytest.fixture()

@@ -162,6 +162,36 @@ def test_concurrent_mixed_requests_batch_and_match_runtime(server, client, predi
     assert hist["count"] - hist["buckets"][1.0] > 0, f"no batch of 2+ requests: {hist}"
 
 
+def test_every_request_path_matches_runtime(wide_server, predictor):
+    """Concurrent requests (default limits) down every path: 1-8 texts tokenized in the batch,
+    9-32 tokenized on the event loop and scored as token rows, 33-64 (more than one batch)
+    scored in chunks. Each answer is its own, exact."""
+    rng = random.Random(11)
+    bodies = [{"texts": random_texts(rng, n)} for n in (1, 3, 8, 9, 17, 32, 33, 64) * 3]
+    rng.shuffle(bodies)
+    responses = asyncio.run(_fire(wide_server.url, bodies))
+    for body, r in zip(bodies, responses, strict=True):
+        assert r.status_code == 200, r.text
+        assert_matches(r.json()["results"], body["texts"], predictor)
+
+
+def counts(client) -> tuple[float, float, float]:
+    """(texts scored by label, text lengths observed, batch rows) so far."""
+    text = client.get("/metrics").text
+    labelled = sum(s["value"] for s in samples(text, "sentiment_predictions_total"))
+    return (labelled, histogram(text, "sentiment_text_length_chars")["count"],
+            sum(s["value"] for s in samples(text, "sentiment_batch_texts_sum")))
+
+
+@pytest.mark.parametrize("n", [2, 20, 50])  # tokenized in the batch / on the loop / chunked
+def test_every_text_is_counted_once(wide_server, n):
+    with httpx.Client(base_url=wide_server.url, timeout=30) as c:
+        before = counts(c)
+        assert c.post("/predict", json={"texts": [f"text {i}" for i in range(n)]}).is_success
+        after = counts(c)
+    assert [a - b for a, b in zip(after, before, strict=True)] == [n, n, n]
+
+
 def test_service_metrics(client):
     client.post("/predict", json={"texts": ["great", "awful"]})
     text = client.get("/metrics").text
