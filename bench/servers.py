@@ -11,11 +11,10 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
-from devtools.launcher import ServiceProcess, free_port
+from devtools.launcher import ServiceProcess, free_port, stop_all
 from service.launch import bentoml_command
 
 log = logging.getLogger(__name__)
@@ -58,12 +57,6 @@ def nobatch_process(plain: Path, env: dict[str, str]) -> ServiceProcess:
     from bench.nobatch_service import TARGET
 
     return bentoml_process(plain, env, TARGET)
-
-
-def stop_all(procs: list[ServiceProcess]) -> None:
-    """Stop servers in parallel (each stop waits for its process tree to exit)."""
-    with ThreadPoolExecutor(max_workers=max(1, len(procs))) as pool:
-        list(pool.map(lambda p: p.stop(), procs))
 
 
 @contextmanager

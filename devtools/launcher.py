@@ -5,7 +5,8 @@
 
 The server binds a free 127.0.0.1 port, is waited on until ``/readyz`` answers 200 (bounded),
 and is stopped with SIGTERM, then SIGKILL after a grace period. If it exits or never gets
-ready, :class:`ServiceStartError` carries the tail of its output. Output goes to a log file
+ready, :class:`ServiceStartError` carries the tail of its output. ``running(procs)`` starts
+several servers together (their start-ups overlap) and stops them all at the end. Output goes to a log file
 (``.log_path``), never to a pipe that could fill up and stall the server.
 """
 
@@ -20,7 +21,9 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from devtools.proc import descendants
@@ -196,3 +199,25 @@ class ServiceProcess:
         self.stop()
         if self._own_log and exc[0] is None:
             self.log_path.unlink(missing_ok=True)
+
+
+def stop_all(procs: Iterable[ServiceProcess]) -> None:
+    """Stop servers in parallel (each stop waits for its process tree to exit)."""
+    procs = list(procs)
+    with ThreadPoolExecutor(max_workers=max(1, len(procs))) as pool:
+        list(pool.map(lambda p: p.stop(), procs))
+
+
+@contextmanager
+def running(procs: Mapping[str, ServiceProcess], timeout: float = 120.0,
+            ) -> Iterator[Mapping[str, ServiceProcess]]:
+    """Start every server, then wait until each is ready (``ready``: bounded by ``timeout``);
+    stop them all on the way out, whatever happened."""
+    try:
+        for p in procs.values():
+            p.start()
+        for p in procs.values():
+            p.ready(timeout)
+        yield procs
+    finally:
+        stop_all(procs.values())

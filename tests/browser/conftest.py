@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from devtools.launcher import ServiceProcess
+from devtools.launcher import ServiceProcess, running
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 API_KEY = "browser-test-key-0123"
@@ -56,15 +56,8 @@ def page_servers(chromium_path: str) -> Iterator[dict[str, ServiceProcess]]:
     """An open server and one with an API key, started together."""
     procs = {"open": ServiceProcess({}, command=serve_command()),
              "auth": ServiceProcess({"SENTIMENT_API_KEY": API_KEY}, command=serve_command())}
-    try:
-        for p in procs.values():
-            p.start()
-        for p in procs.values():
-            p.ready(120)
+    with running(procs, 120):
         yield procs
-    finally:
-        for p in procs.values():
-            p.stop()
 
 
 @pytest.fixture(scope="module")  # closed before other modules' asyncio tests

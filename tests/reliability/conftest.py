@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import pytest
 from reliability_figures import FIGURES, write_summary
 
-from devtools.launcher import ServiceProcess
+from devtools.launcher import ServiceProcess, running
 
 API_KEY = "reliability-key-7f3a9c"
 MAIN_LIMITS = {"SENTIMENT_MAX_TEXTS": "16", "SENTIMENT_MAX_CHARS": "500",
@@ -45,15 +45,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
 def rel_servers() -> Iterator[dict[str, ServiceProcess]]:
     """All three shared servers, started in parallel, stopped at session end."""
     procs = {name: ServiceProcess(env) for name, env in SERVER_ENVS.items()}
-    try:
-        for p in procs.values():
-            p.start()
-        for p in procs.values():
-            p.wait_ready(180)
+    with running(procs, 180):
         yield procs
-    finally:
-        for p in procs.values():
-            p.stop()
 
 
 @pytest.fixture(scope="session")

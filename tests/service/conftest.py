@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from devtools.launcher import ServiceProcess
+from devtools.launcher import ServiceProcess, running
 from devtools.proc import alive, descendants
 
 API_KEY = "test-key-0123456789"
@@ -45,16 +45,9 @@ def servers() -> Iterator[dict[str, ServiceProcess]]:
                                 "SENTIMENT_CORS_ORIGINS": CORS_ORIGIN}),
         "wide": ServiceProcess({"SENTIMENT_WORKERS": "1", "SENTIMENT_MAX_LATENCY_MS": "60000"}),
     }
-    try:
-        for p in procs.values():
-            p.start()
-        for p in procs.values():
-            p.ready(120)
+    with running(procs, 120):
         yield procs
         workers = [pid for p in procs.values() for pid in descendants(p.proc.pid)]
-    finally:
-        for p in procs.values():
-            p.stop()
     assert workers and not any(map(alive, workers)), "stop() left BentoML workers running"
 
 
